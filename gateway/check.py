@@ -1,0 +1,71 @@
+"""``gateway check DIR``: load one plugin folder the way the gateway would, and describe it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from .app import Gateway
+from .config import Config
+from .errors import PluginError
+from .registry import ACTIVE, DISABLED
+
+
+@dataclass
+class CheckResult:
+    name: str
+    framework: str | None
+    prefix: str | None
+    status: str
+    routes: list[str]
+    error: str | None
+
+    def render(self) -> str:
+        lines = [
+            f"plugin:    {self.name}",
+            f"framework: {self.framework or '?'}",
+            f"prefix:    {self.prefix or '?'}",
+            f"status:    {self.status}",
+        ]
+        if self.routes:
+            lines.append("routes:")
+            lines += [f"  {route}" for route in self.routes]
+        if self.error:
+            lines.append(f"error:     {self.error}")
+        return "\n".join(lines)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (ACTIVE, DISABLED)
+
+
+def check_plugin(folder: Path, config: Config) -> CheckResult:
+    """Load ``folder`` (lifespan included), describe it, shut it down again."""
+    folder = folder.resolve()
+    if not folder.is_dir():
+        raise PluginError("not a folder", plugin=folder.name, file=folder, kind="ManifestError")
+    config = config.model_copy(
+        update={"plugins": config.plugins.model_copy(update={"dir": folder.parent})}
+    )
+    return asyncio.run(_check(folder.name, config))
+
+
+async def _check(name: str, config: Config) -> CheckResult:
+    gateway = Gateway(config)
+    try:
+        await gateway.startup_runtime()
+        info = await gateway.registry.load(name)
+        routes: list[str] = []
+        state = gateway.registry.plugins.get(name)
+        if state is not None and state.current is not None:
+            routes = (
+                gateway.plugin_manager.hook.gateway_describe_routes(
+                    app=state.current.app, framework=state.current.framework
+                )
+                or []
+            )
+        error = info.error["message"] if info.error else None
+        return CheckResult(name, info.framework, info.prefix, info.status, routes, error)
+    finally:
+        await gateway.shutdown()

@@ -1,0 +1,293 @@
+"""The gateway's configuration: models, and loading them from file, environment and flags.
+
+Each key is resolved command-line flag > environment variable > ``config.yaml`` > built-in
+default. The environment variable of ``<section>.<key>`` is ``GATEWAY_<SECTION>_<KEY>``;
+``extensions`` is ``GATEWAY_EXTENSIONS`` (comma-separated) and ``django.settings`` is
+``GATEWAY_DJANGO_SETTINGS`` (a JSON object). A bad value stops loading with a
+:class:`~gateway.errors.ConfigError` naming where it came from, the key and what was expected.
+
+``plugins.dir`` is kept as given: a relative path is resolved against the working directory by
+the caller, so a configuration can be moved along with its plugins folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+
+from .errors import ConfigError
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Model):
+    """Where uvicorn listens, and how many worker processes it runs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+
+
+class PluginsConfig(_Model):
+    """The plugins folder and how changes in it are picked up."""
+
+    #: relative paths stay relative; the caller resolves them against its working directory
+    dir: Path = Path("plugins")
+    watch: bool = True
+    poll: bool = False
+    settle_ms: int = Field(default=150, ge=0)
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+
+
+class WSGIConfig(_Model):
+    """The one thread pool shared by every WSGI plugin."""
+
+    threads: int = Field(default=32, ge=1)
+
+
+class AdminConfig(_Model):
+    """The admin API: its URL prefix and bearer token (never shown in a repr)."""
+
+    prefix: str = "/_gateway"
+    token: str | None = Field(default=None, repr=False, min_length=1)
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        # The ValueError text completes "expected ...", see _expected().
+        if not value.startswith("/"):
+            raise ValueError("a path starting with '/'")
+        if value == "/":
+            raise ValueError("a path below '/', such as '/_gateway'")
+        if value.endswith("/"):
+            raise ValueError("a path without a trailing '/'")
+        if not all(_SEGMENT.fullmatch(part) for part in value[1:].split("/")):
+            raise ValueError("a path whose segments are letters, digits and '._~-'")
+        return value
+
+
+class DjangoConfig(_Model):
+    """Django settings merged over the gateway's Django defaults."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class Config(_Model):
+    """The whole configuration; each section defaults to its built-in values."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    wsgi: WSGIConfig = Field(default_factory=WSGIConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
+    django: DjangoConfig = Field(default_factory=DjangoConfig)
+    #: module names of gateway extensions (pluggy plugins)
+    extensions: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class _Layer:
+    """One source of values: nested data, and which source supplied each dotted key."""
+
+    label: str
+    data: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def source_of(self, loc: tuple[str, ...]) -> str:
+        for n in range(len(loc), 0, -1):
+            if (source := self.sources.get(".".join(loc[:n]))) is not None:
+                return source
+        prefix = ".".join(loc) + "."
+        return next((s for k, s in self.sources.items() if k.startswith(prefix)), self.label)
+
+    def set(self, dotted: str, value: object, source: str) -> None:
+        *parents, last = dotted.split(".")
+        target = self.data
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+        self.sources[dotted] = source
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Resolve the configuration from ``overrides`` > ``env`` > the YAML file > defaults.
+
+    ``path=None`` reads ``<cwd>/config.yaml`` when it exists; an explicit ``path`` must exist.
+    ``env=None`` means ``os.environ``. ``overrides`` maps dotted keys (``"server.port"``) to
+    command-line values, ``None`` meaning "flag not given"; ``flag_names`` maps the same keys
+    to the flag shown in errors (default: the dotted key). Raises :class:`ConfigError`.
+    """
+    env = os.environ if env is None else env
+    layers = [_file_layer(path, cwd), _env_layer(env), _Layer("command line")]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            layers[2].set(key, value, (flag_names or {}).get(key, key))
+    # Validate layer by layer so an error is blamed on the layer that brought the bad value:
+    # the layers below it have already passed, and no check spans two keys.
+    merged: dict[str, Any] = {}
+    config = Config()
+    for layer in layers:
+        for name, value in layer.data.items():
+            below = merged.get(name)
+            merged[name] = (
+                {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+            )
+        config = _validate(lambda: Config.model_validate(merged), layer)
+    return config
+
+
+def config_to_json(cfg: Config) -> str:
+    """Serialise ``cfg``, admin token included, e.g. for worker processes."""
+    return cfg.model_dump_json()
+
+
+def config_from_json(text: str) -> Config:
+    """The inverse of :func:`config_to_json`."""
+    return _validate(lambda: Config.model_validate_json(text), _Layer("config JSON"))
+
+
+def _file_layer(path: Path | None, cwd: Path | None) -> _Layer:
+    if path is None:
+        path = Path("config.yaml")
+        if not (cwd or Path()).joinpath(path).is_file():
+            return _Layer(str(path))
+    label = str(path)  # as the user spelled it; a relative path is read from cwd
+    try:
+        text = (cwd or Path()).joinpath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        reason = "not found" if isinstance(exc, FileNotFoundError) else f"unreadable: {exc}"
+        raise ConfigError(f"{label}: configuration file {reason}", source=label) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem}", source=label) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{label}: expected a mapping of sections at the top level, "
+            f"got {type(data).__name__} {data!r}",
+            source=label,
+        )
+    # An empty section ("server:" with every key commented out) means its defaults.
+    return _Layer(label, {k: v for k, v in data.items() if v is not None})
+
+
+def _env_layer(env: Mapping[str, str]) -> _Layer:
+    layer = _Layer("environment")
+    for dotted, info in _leaf_fields().items():
+        var = "GATEWAY_" + dotted.replace(".", "_").upper()
+        if (raw := env.get(var)) is None:
+            continue
+        value: object = raw
+        container = typing.get_origin(info.annotation) or info.annotation
+        if container is list:
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        elif container is dict:
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                msg = f"{var}: {dotted}: expected a JSON object, got {raw!r}"
+                raise ConfigError(msg, key=dotted, source=var) from None
+        layer.set(dotted, value, var)
+    return layer
+
+
+def _leaf_fields() -> dict[str, FieldInfo]:
+    """Every settable key, dotted, derived from the models (sections flattened)."""
+    leaves: dict[str, FieldInfo] = {}
+    for name, info in Config.model_fields.items():
+        model = _section_model(info)
+        if model is None:
+            leaves[name] = info
+        else:
+            leaves.update({f"{name}.{k}": v for k, v in model.model_fields.items()})
+    return leaves
+
+
+def _section_model(info: FieldInfo) -> type[BaseModel] | None:
+    ann = info.annotation
+    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+
+
+def _validate(build: typing.Callable[[], Config], layer: _Layer) -> Config:
+    try:
+        return build()
+    except ValidationError as exc:
+        _raise(exc.errors(), layer)
+
+
+def _raise(errors: list[ErrorDetails], layer: _Layer) -> NoReturn:
+    error = errors[0]
+    loc = tuple(str(part) for part in error["loc"])
+    key = ".".join(loc)
+    source = layer.source_of(loc)
+    info = Config.model_fields.get(loc[0]) if len(loc) == 1 else _leaf_fields().get(key)
+    if error["type"] == "extra_forbidden":
+        detail = f"unknown key {key!r} ({_known(loc[:-1])})"
+    else:
+        # A secret stays out of the message even when it is the bad value.
+        hidden = info is not None and not info.repr and error["input"] not in ("", None)
+        got = "a hidden value" if hidden else repr(error["input"])
+        detail = f"{key}: expected {_expected(error, info)}, got {got}"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    raise ConfigError(f"{source}: {detail}{more}", key=key, source=source)
+
+
+def _known(parent: tuple[str, ...]) -> str:
+    if not parent:
+        return "known sections: " + ", ".join(Config.model_fields)
+    model = _section_model(Config.model_fields[parent[0]])
+    names = model.model_fields if model is not None and len(parent) == 1 else {}
+    return f"known keys in {'.'.join(parent)!r}: " + (", ".join(names) or "none")
+
+
+def _expected(error: ErrorDetails, info: FieldInfo | None) -> str:
+    """What the key wants, from the field's type and bounds rather than pydantic's wording."""
+    if error["type"] == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if info is None:
+        return error["msg"].removeprefix("Input should be ")
+    if model := _section_model(info):
+        return "a mapping with keys " + ", ".join(model.model_fields)
+    ann: Any = info.annotation
+    nullable = ""
+    if isinstance(ann, types.UnionType):  # the models only use `X | None`
+        ann, nullable = typing.get_args(ann)[0], " or null"
+    base = typing.get_origin(ann) or ann
+    kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    kinds |= {Path: "a path", list: "a list of strings", dict: "a mapping"}
+    what = kinds.get(base, str(base))
+    names = ("ge", "le", "min_length")
+    bounds = {n: getattr(c, n) for c in info.metadata for n in names if hasattr(c, n)}
+    if "min_length" in bounds:
+        what = "a non-empty " + what.removeprefix("a ")
+    if "ge" in bounds and "le" in bounds:
+        what += f" between {bounds['ge']} and {bounds['le']}"
+    elif "ge" in bounds:
+        what += f" >= {bounds['ge']}"
+    return what + nullable

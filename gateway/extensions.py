@@ -1,0 +1,68 @@
+"""The pluggy plugin manager: the built-in framework kinds plus any extensions.
+
+Extensions come from the ``gateway`` entry-point group and from ``config.yaml``
+``extensions: [module, ...]``. A broken extension is reported with its name and left out; it
+never takes the gateway down.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from importlib import metadata
+
+import pluggy
+
+from . import hookspecs
+from .errors import ExtensionError
+from .kinds import BUILTIN_KINDS
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "gateway"
+
+
+def build_plugin_manager(
+    extensions: Iterable[str] = (), *, entry_points: bool = True
+) -> tuple[pluggy.PluginManager, list[ExtensionError]]:
+    """A plugin manager with the built-in kinds and the extensions that loaded.
+
+    Returns the manager and the errors of extensions that did not load (already logged).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for kind in BUILTIN_KINDS:
+        pm.register(kind, name=f"gateway.kinds.{kind.__name__.rsplit('.', 1)[-1]}")
+    errors: list[ExtensionError] = []
+    if entry_points:
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            _register(pm, ep.name, ep.load, errors)
+    for module_name in extensions:
+        _register(pm, module_name, functools.partial(importlib.import_module, module_name), errors)
+    for error in errors:
+        logger.error("%s", error)
+    return pm, errors
+
+
+def _register(
+    pm: pluggy.PluginManager,
+    name: str,
+    load: Callable[[], object],
+    errors: list[ExtensionError],
+) -> None:
+    try:
+        plugin = load()
+        if pm.is_registered(plugin) or pm.has_plugin(name):
+            return
+        pm.register(plugin, name=name)
+    except Exception as exc:  # an extension must not take the gateway down
+        errors.append(ExtensionError(f"{type(exc).__name__}: {exc}", extension=name))
+        return
+    try:
+        # A hook named like ours but absent from the spec is a typo: refuse it now, loudly.
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        pm.unregister(plugin)
+        errors.append(ExtensionError(str(exc), extension=name))

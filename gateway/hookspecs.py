@@ -1,0 +1,117 @@
+"""The gateway's extension points, as pluggy hook specifications.
+
+Every framework kind the gateway knows (ASGI, WSGI, functions, Django) is a pluggy plugin
+implementing these hooks; a package adds another kind (Quart, Litestar, ...) by registering a
+plugin under the ``gateway`` entry-point group, or through a module named in ``config.yaml``
+``extensions: [...]``. Implement hooks with :data:`gateway.hookimpl`.
+
+A plugin folder is turned into something mountable in three steps, each a hook:
+
+1. *recognise*: if the manifest names no framework, ``gateway_recognise_folder`` (before
+   importing anything) and then ``gateway_recognise_app`` (on the imported ``app`` object)
+   name it;
+2. *load*: ``gateway_load_app`` imports the plugin's code and returns its app object;
+3. *adapt*: ``gateway_adapt_app`` turns that object into the ASGI app that is mounted.
+
+Errors a hook raises should be :class:`gateway.PluginError`; anything else is reported as the
+plugin's error too, with its type, and never stops the gateway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .app import Gateway
+    from .loader import PluginSource
+    from .registry import PluginInfo
+    from .types import ASGIApp
+
+PROJECT = "gateway"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def gateway_frameworks() -> list[str]:  # type: ignore[empty-body]
+    """Return the framework names this kind handles, as written in ``plugin.yaml``.
+
+    A manifest naming a framework no kind returns is refused as an unknown framework.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_recognise_folder(folder: Path) -> str | None:
+    """Name the framework of a plugin folder whose manifest names none, or return ``None``.
+
+    Called only when the folder has no ``app.py`` (which is recognised from its object by
+    :func:`gateway_recognise_app`). Must not import the plugin's code.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_recognise_app(app: object) -> str | None:
+    """Name the framework of an imported ``app`` object, or return ``None`` if not yours.
+
+    Called when the manifest names no framework and the plugin has an ``app.py`` (or a
+    manifest ``app``). ``app`` is the imported object; when ``app.py`` defines no ``app``, it
+    is the module itself (the functions kind recognises a module of ``@endpoint`` functions).
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_load_app(source: PluginSource, framework: str) -> object | None:
+    """Import the plugin's code and return its application object, or ``None`` if
+    ``framework`` is not one of yours.
+
+    Import through ``source.import_object`` / ``source.import_module`` so the plugin gets its
+    own module namespace (relative imports, one namespace per version).
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGIApp | None:
+    """Return the ASGI application to mount for ``app``, or ``None`` if not yours.
+
+    This is where a WSGI app is wrapped (on the gateway's shared thread pool,
+    ``source.gateway.executor``) and where an object that is not an app of the declared
+    framework is refused with a :class:`gateway.PluginError`.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_describe_routes(app: object, framework: str) -> list[str] | None:
+    """Return the routes of a loaded ``app`` as lines such as ``"GET /items/{id}"`` (shown by
+    ``gateway check``), or ``None`` if ``framework`` is not yours."""
+
+
+@hookspec
+def gateway_started(gateway: Gateway) -> None:
+    """The gateway has started, before the first scan of the plugins folder.
+
+    A kind that needs a process-wide runtime (Django's settings) sets it up here.
+    """
+
+
+@hookspec
+def gateway_stopped(gateway: Gateway) -> None:
+    """The gateway is stopping: every plugin has been unloaded."""
+
+
+@hookspec
+def gateway_plugin_loaded(plugin: PluginInfo) -> None:
+    """A version of a plugin was loaded and now takes traffic (``plugin.generation``)."""
+
+
+@hookspec
+def gateway_plugin_failed(plugin: PluginInfo) -> None:
+    """Loading a plugin failed (``plugin.error``); an older version may still serve."""
+
+
+@hookspec
+def gateway_plugin_unloaded(plugin: PluginInfo) -> None:
+    """A plugin was removed or disabled, drained and shut down."""

@@ -1,0 +1,89 @@
+"""WSGI plugins (Flask, any WSGI callable): wrapped by a2wsgi on the gateway's shared pool."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from a2wsgi import WSGIMiddleware
+
+from ..errors import PluginError
+from ..hookspecs import hookimpl
+from ..loader import PluginSource
+from ..types import ASGIApp
+from .asgi import is_asgi_app
+
+FRAMEWORKS = ["wsgi", "flask"]
+
+
+class SharedPoolWSGIMiddleware(WSGIMiddleware):
+    """a2wsgi's adapter on a thread pool it is given rather than one of its own.
+
+    ``WSGIMiddleware.__init__`` creates a ``ThreadPoolExecutor`` per app (10 threads each by
+    default), so 100 Flask plugins would mean 1,000 threads; every WSGI plugin shares the
+    gateway's one bounded pool instead (``wsgi.threads``).
+    """
+
+    def __init__(self, app: Any, executor: ThreadPoolExecutor, send_queue_size: int = 10) -> None:
+        # Deliberately not calling super().__init__: it would build a private pool.
+        self.app = app
+        self.executor = executor
+        self.send_queue_size = send_queue_size
+
+    def __repr__(self) -> str:
+        return f"SharedPoolWSGIMiddleware({self.app!r})"
+
+
+@hookimpl
+def gateway_frameworks() -> list[str]:
+    return FRAMEWORKS
+
+
+@hookimpl(trylast=True)
+def gateway_recognise_app(app: object) -> str | None:
+    if type(app).__module__.split(".")[0] == "flask":
+        return "flask"
+    if callable(app) and not is_asgi_app(app):
+        return "wsgi"
+    return None
+
+
+@hookimpl
+def gateway_load_app(source: PluginSource, framework: str) -> object | None:
+    return source.import_object() if framework in FRAMEWORKS else None
+
+
+@hookimpl
+def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGIApp | None:
+    if framework not in FRAMEWORKS:
+        return None
+    if not callable(app) or is_asgi_app(app) or isinstance(app, type):
+        raise PluginError(
+            f"{source.app_ref!r} is a {type(app).__name__!r}, not a WSGI application "
+            f"(framework {framework!r} needs a callable(environ, start_response), "
+            "such as a Flask instance)",
+            plugin=source.name,
+            file=source.manifest.file,
+            kind="NotAnApp",
+        )
+    config = getattr(app, "config", None)
+    # Flask scopes its session cookie (and URLs built outside a request) to APPLICATION_ROOT;
+    # left at "/", two Flask plugins would overwrite each other's "session" cookie.
+    is_flask = type(app).__module__.split(".")[0] == "flask"
+    if is_flask and config is not None and config.get("APPLICATION_ROOT", "/") == "/":
+        config["APPLICATION_ROOT"] = source.manifest.prefix
+    wrapped = SharedPoolWSGIMiddleware(app, source.gateway.executor)
+    return wrapped  # type: ignore[return-value]  # a2wsgi's precise ASGI types vs. ours
+
+
+@hookimpl
+def gateway_describe_routes(app: object, framework: str) -> list[str] | None:
+    if framework not in FRAMEWORKS:
+        return None
+    url_map = getattr(app, "url_map", None)  # Flask / Werkzeug
+    if url_map is None:
+        return ["* (a WSGI app that does not list its routes)"]
+    return [
+        f"{','.join(sorted((rule.methods or set()) - {'HEAD', 'OPTIONS'}))} {rule.rule}"
+        for rule in url_map.iter_rules()
+    ]

@@ -1,0 +1,104 @@
+"""Driving one plugin app's ASGI lifespan, the way uvicorn's ``lifespan/on.py`` does.
+
+The app runs in its own task that talks to us through a queue; startup and shutdown each wait
+for the app's answer. An app that raises before answering the first message does not speak
+the lifespan protocol (uvicorn's ``auto`` mode): it is served without one. An app that
+answers ``lifespan.startup.failed`` fails its load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .types import ASGIApp, Message
+
+logger = logging.getLogger(__name__)
+
+
+class LifespanFailed(Exception):
+    """The app reported ``lifespan.startup.failed`` (or raised after starting to answer)."""
+
+
+class Lifespan:
+    """The lifespan of one app: ``await startup()`` before traffic, ``await shutdown()`` after."""
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.name = name
+        self.state: dict[str, Any] = {}
+        self.supported = True
+        self._receive_queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._startup_done = asyncio.Event()
+        self._shutdown_done = asyncio.Event()
+        self._startup_failed: str | None = None
+        self._shutdown_failed: str | None = None
+        self._answered = False
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Lifespan({self.name!r}, supported={self.supported})"
+
+    async def startup(self, timeout: float | None = None) -> None:
+        """Run the app's startup; raise :class:`LifespanFailed` if it fails."""
+        self._task = asyncio.create_task(self._main(), name=f"lifespan:{self.name}")
+        await self._receive_queue.put({"type": "lifespan.startup"})
+        await asyncio.wait_for(self._startup_done.wait(), timeout)
+        if self._startup_failed is not None:
+            raise LifespanFailed(self._startup_failed)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Run the app's shutdown; errors are logged, never raised (the version is gone)."""
+        if self._task is None or not self.supported or self._startup_failed is not None:
+            return
+        await self._receive_queue.put({"type": "lifespan.shutdown"})
+        try:
+            await asyncio.wait_for(self._shutdown_done.wait(), timeout)
+        except TimeoutError:
+            logger.warning("plugin %s: lifespan shutdown timed out after %ss", self.name, timeout)
+            self._task.cancel()
+            return
+        if self._shutdown_failed is not None:
+            logger.error(
+                "plugin %s: lifespan shutdown failed: %s", self.name, self._shutdown_failed
+            )
+
+    async def _main(self) -> None:
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        try:
+            await self.app(scope, self._receive, self._send)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            if not self._answered:
+                self.supported = False
+                logger.info("plugin %s: ASGI 'lifespan' not supported (%r)", self.name, exc)
+            elif not self._startup_done.is_set():
+                self._startup_failed = f"{type(exc).__name__}: {exc}"
+            elif not self._shutdown_done.is_set():
+                self._shutdown_failed = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._startup_done.set()
+            self._shutdown_done.set()
+
+    async def _receive(self) -> Message:
+        return await self._receive_queue.get()
+
+    async def _send(self, message: Message) -> None:
+        self._answered = True
+        kind = message["type"]
+        if kind == "lifespan.startup.complete":
+            self._startup_done.set()
+        elif kind == "lifespan.startup.failed":
+            self._startup_failed = message.get("message") or "lifespan startup failed"
+            self._startup_done.set()
+        elif kind == "lifespan.shutdown.complete":
+            self._shutdown_done.set()
+        elif kind == "lifespan.shutdown.failed":
+            self._shutdown_failed = message.get("message") or "lifespan shutdown failed"
+            self._shutdown_done.set()

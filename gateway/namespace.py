@@ -1,0 +1,133 @@
+"""A module namespace per plugin version.
+
+Each loaded version of a plugin is imported as a synthetic package with a unique name
+(``gateway_plugin_<name>_<n>``) whose ``__path__`` is the plugin folder. The plugin's modules
+import each other relatively, so two plugins may both have ``views.py``, and a version that is
+draining never sees the modules of the version that replaced it. Releasing a namespace takes
+its modules out of ``sys.modules`` so the old version can be garbage-collected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+
+PACKAGE_PREFIX = "gateway_plugin_"
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compile plugin modules from source, never from ``__pycache__``.
+
+    A ``.pyc`` is trusted when the source's mtime (whole seconds) and size match, so an edit
+    made within the same second that keeps the file's size would load stale code on reload.
+    """
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+
+_LOADERS = (
+    (_FreshSourceLoader, importlib.machinery.SOURCE_SUFFIXES),
+    (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+)
+
+
+class PluginModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds the submodules of plugin namespaces, looking at the folder afresh each time.
+
+    The standard path finder caches each directory's listing, which can hide a file added
+    by the edit that triggered the reload; imports happen only while loading, so a fresh
+    listing costs nothing that matters.
+    """
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if path is None or not fullname.startswith(PACKAGE_PREFIX):
+            return None
+        for entry in path:
+            spec = importlib.machinery.FileFinder(entry, *_LOADERS).find_spec(fullname)
+            if spec is None:
+                continue
+            if spec.loader is None and spec.submodule_search_locations:
+                # A sub-folder without __init__.py: a namespace package, as usual.
+                spec.loader = importlib.machinery.NamespaceLoader(
+                    fullname,
+                    list(spec.submodule_search_locations),
+                    importlib.machinery.PathFinder.find_spec,
+                )
+            return spec
+        return None
+
+
+def install_finder() -> None:
+    """Put the plugin module finder first on ``sys.meta_path`` (once per process)."""
+    if not any(isinstance(f, PluginModuleFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, PluginModuleFinder())
+
+
+class Namespace:
+    """The synthetic package one version of one plugin is imported into."""
+
+    def __init__(self, folder: Path, package: str) -> None:
+        self.folder = folder
+        self.package = package
+        self.module: types.ModuleType | None = None
+
+    def __repr__(self) -> str:
+        return f"Namespace({self.package!r}, folder={str(self.folder)!r})"
+
+    def create(self) -> types.ModuleType:
+        """Create the package (running the folder's ``__init__.py`` if it has one)."""
+        install_finder()
+        init = self.folder / "__init__.py"
+        locations = [str(self.folder)]
+        if init.is_file():
+            loader = _FreshSourceLoader(self.package, str(init))
+            spec = importlib.util.spec_from_file_location(
+                self.package, init, loader=loader, submodule_search_locations=locations
+            )
+            assert spec is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[self.package] = module
+            self.module = module
+            loader.exec_module(module)
+        else:
+            spec = importlib.machinery.ModuleSpec(self.package, None, is_package=True)
+            spec.submodule_search_locations = locations
+            module = importlib.util.module_from_spec(spec)
+            module.__path__ = locations
+            sys.modules[self.package] = module
+            self.module = module
+        return module
+
+    def import_module(self, name: str) -> types.ModuleType:
+        """Import ``name`` (dotted, relative to the plugin folder) inside this namespace."""
+        if self.module is None:
+            self.create()
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def modules(self) -> list[str]:
+        """Names of this namespace's modules currently in ``sys.modules``."""
+        dotted = self.package + "."
+        return [m for m in list(sys.modules) if m == self.package or m.startswith(dotted)]
+
+    def release(self) -> None:
+        """Take this namespace's modules out of ``sys.modules``."""
+        for name in self.modules():
+            sys.modules.pop(name, None)
+        self.module = None
+
+    def relative_name(self, module_name: str) -> str:
+        """``gateway_plugin_x_3.views`` → ``views``, for messages a user can read."""
+        return module_name.removeprefix(self.package + ".")

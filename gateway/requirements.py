@@ -1,0 +1,63 @@
+"""Checking a plugin's ``requirements.txt`` against what is installed (nothing is installed)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from .errors import PluginError
+
+REQUIREMENTS_FILE = "requirements.txt"
+
+
+def unmet_requirements(file: Path, plugin: str) -> list[str]:
+    """Return the requirements in ``file`` that the running environment does not satisfy.
+
+    Each entry says what was asked and what is installed. Lines that pip options would need
+    (``-r``, ``-e``, URLs) cannot be checked and are refused with their line number.
+    """
+    unmet: list[str] = []
+    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            if line.startswith("-"):
+                raise InvalidRequirement("pip options are not supported")
+            req = Requirement(line)
+        except InvalidRequirement as exc:
+            raise PluginError(
+                f"line {number}: cannot check requirement {line!r}: {exc}",
+                plugin=plugin,
+                file=file,
+                kind="RequirementError",
+            ) from None
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        try:
+            installed = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            unmet.append(f"{line} (not installed)")
+            continue
+        if req.specifier and not req.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{line} (installed: {installed})")
+    return unmet
+
+
+def check_requirements(folder: Path, plugin: str) -> None:
+    """Fail the plugin with a message listing its unmet requirements, if any."""
+    file = folder / REQUIREMENTS_FILE
+    if not file.is_file():
+        return
+    unmet = unmet_requirements(file, plugin)
+    if unmet:
+        raise PluginError(
+            "unmet requirements: "
+            + ", ".join(unmet)
+            + " (the gateway installs nothing at run time: install them in its environment)",
+            plugin=plugin,
+            file=file,
+            kind="RequirementError",
+        )

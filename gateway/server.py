@@ -1,0 +1,87 @@
+"""Serving a :class:`Gateway` with uvicorn, in one process or ``--workers N`` processes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from .app import Gateway
+from .config import Config, config_from_json, config_to_json
+
+logger = logging.getLogger(__name__)
+
+#: how the parent hands the resolved configuration (token included) to worker processes
+CONFIG_ENV = "GATEWAY__RESOLVED_CONFIG"
+CWD_ENV = "GATEWAY__CWD"
+#: how long a finished worker waits for its WSGI threads before exiting without them
+EXIT_GRACE_S = 2.0
+
+
+def worker_app() -> Gateway:
+    """The app factory each worker process calls (``--workers N``)."""
+    threading.Thread(target=_exit_when_stuck, name="gateway-exit-watchdog", daemon=True).start()
+    return Gateway(config_from_json(os.environ[CONFIG_ENV]), cwd=Path(os.environ[CWD_ENV]))
+
+
+def _uvicorn_config(config: Config, app: Gateway | str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        host=config.server.host,
+        port=config.server.port,
+        workers=config.server.workers,
+        lifespan="on",
+        # SIGTERM: stop accepting, give in-flight requests this long to finish.
+        timeout_graceful_shutdown=max(1, math.ceil(config.plugins.drain_timeout_s)),
+        log_config=None,
+    )
+
+
+def _busy_wsgi_threads() -> int:
+    return sum(t.name.startswith("gateway-wsgi") and t.is_alive() for t in threading.enumerate())
+
+
+def _hard_exit(code: int) -> None:
+    logger.warning("exiting with %d WSGI thread(s) still busy in plugins", _busy_wsgi_threads())
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_when_stuck() -> None:
+    """In a worker process: once the main thread is done, do not wait on stuck WSGI threads.
+
+    ``ThreadPoolExecutor`` threads are joined at interpreter exit, so one WSGI request that
+    never returns would keep a stopped worker alive forever.
+    """
+    threading.main_thread().join()
+    time.sleep(EXIT_GRACE_S)
+    if _busy_wsgi_threads():
+        _hard_exit(0)
+
+
+def serve(config: Config, *, cwd: Path) -> None:
+    """Serve until SIGINT/SIGTERM; raise ``SystemExit(1)`` if the server could not start."""
+    if config.server.workers == 1:
+        server = uvicorn.Server(_uvicorn_config(config, Gateway(config, cwd=cwd)))
+        server.run()
+        if _busy_wsgi_threads():  # see _exit_when_stuck
+            _hard_exit(0 if server.started else 1)
+        if not server.started:
+            raise SystemExit(1)
+        return
+    # Every worker builds its own Gateway (and watches and reloads on its own); they share
+    # the listening socket and the token.
+    os.environ[CONFIG_ENV] = config_to_json(config)
+    os.environ[CWD_ENV] = str(cwd)
+    uv_config = _uvicorn_config(config, "gateway.server:worker_app")
+    Multiprocess(uv_config, sockets=[uv_config.bind_socket()]).run()

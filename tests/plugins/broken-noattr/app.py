@@ -1,0 +1,3 @@
+from fastapi import FastAPI
+
+application = FastAPI()  # not named app

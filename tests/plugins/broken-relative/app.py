@@ -1,0 +1,3 @@
+import views  # should be: from . import views
+
+app = views.app

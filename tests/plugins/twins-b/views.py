@@ -1,0 +1,5 @@
+from .models import WHO
+
+
+def who() -> str:
+    return WHO
