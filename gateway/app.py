@@ -17,6 +17,7 @@ from .extensions import build_plugin_manager
 from .registry import PluginInfo, Registry
 from .routing import PrefixTable
 from .types import Receive, Scope, Send
+from .watcher import PluginWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Gateway:
         self._admin_prefix = config.admin.prefix
         self._admin = build_admin_app(self)
         self._background: set[asyncio.Task[Any]] = set()
+        self.watcher: PluginWatcher | None = None
 
     def __repr__(self) -> str:
         return f"Gateway(plugins_dir={str(self.plugins_dir)!r}, {self.registry!r})"
@@ -82,6 +84,15 @@ class Gateway:
     async def startup(self) -> None:
         """Start serving: process-wide runtimes, then the first scan in the background."""
         await self.startup_runtime()
+        if self.config.plugins.watch:
+            # Watch before the first scan, so a change made while it runs is not missed.
+            self.watcher = PluginWatcher(
+                self.plugins_dir,
+                self.registry.load,
+                settle_ms=self.config.plugins.settle_ms,
+                poll=self.config.plugins.poll,
+            )
+            self.watcher.start()
         self._spawn(self._first_scan())
 
     async def startup_runtime(self) -> None:
@@ -90,6 +101,8 @@ class Gateway:
 
     async def shutdown(self) -> None:
         """Unload every plugin (draining and shutting each down), then free the pool."""
+        if self.watcher is not None:
+            await self.watcher.stop()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

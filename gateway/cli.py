@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
+    # watchfiles logs every batch of events at INFO; the gateway logs what it does with them.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     try:
         if args.command == "run":
             return _run(args)
