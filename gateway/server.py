@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -69,8 +70,16 @@ def _exit_when_stuck() -> None:
         _hard_exit(0)
 
 
+def _stopped_by_sigterm(signum: int, frame: object) -> None:
+    logger.info("stopped by SIGTERM")
+
+
 def serve(config: Config, *, cwd: Path) -> None:
     """Serve until SIGINT/SIGTERM; raise ``SystemExit(1)`` if the server could not start."""
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it to the handler that was
+    # installed before it ran; the default one would end the process with 143, but a
+    # gateway stopped by SIGTERM after draining has succeeded: exit 0.
+    signal.signal(signal.SIGTERM, _stopped_by_sigterm)
     if config.server.workers == 1:
         server = uvicorn.Server(_uvicorn_config(config, Gateway(config, cwd=cwd)))
         server.run()

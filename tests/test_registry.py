@@ -1,0 +1,183 @@
+"""The registry in-process: atomic replacement, release of old versions, prefix rules."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import weakref
+from pathlib import Path
+
+import httpx
+
+from gateway.app import Gateway
+from gateway.config import Config, PluginsConfig
+from gateway.namespace import PACKAGE_PREFIX
+
+APP = """\
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from . import helper
+
+BIG = bytearray(1024 * 1024)  # makes a leaked version visible in memory, too
+
+
+async def index(request):
+    return PlainTextResponse(helper.VERSION)
+
+app = Starlette(routes=[Route("/", index)])
+"""
+
+
+def make_gateway(tmp_path: Path) -> Gateway:
+    config = Config(plugins=PluginsConfig(dir=tmp_path, watch=False, drain_timeout_s=5))
+    return Gateway(config, token="t")
+
+
+def write(folder: Path, version: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "app.py").write_text(APP)
+    (folder / "helper.py").write_text(f"VERSION = {version!r}\n")
+
+
+async def settle(gateway: Gateway) -> None:
+    """Wait for background retirements (drain, shutdown, release) to finish."""
+    while gateway.registry._background:
+        await asyncio.gather(*list(gateway.registry._background))
+
+
+async def get(gateway: Gateway, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        return await client.get(path)
+
+
+def plugin_modules() -> set[str]:
+    return {m for m in sys.modules if m.startswith(PACKAGE_PREFIX)}
+
+
+def test_old_versions_are_released_after_many_reloads(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path)
+    folder = tmp_path / "cycle"
+    refs: list[weakref.ref[object]] = []
+
+    async def main() -> None:
+        before = plugin_modules()
+        for i in range(30):
+            write(folder, f"v{i}")
+            info = await gateway.registry.load("cycle")
+            assert info.status == "active" and info.generation == i + 1
+            assert (await get(gateway, "/cycle/")).text == f"v{i}"
+            state = gateway.registry.plugins["cycle"]
+            assert state.current is not None
+            refs.append(weakref.ref(state.current.app))
+            refs.append(weakref.ref(sys.modules[state.current.namespace.package + ".helper"]))
+        await settle(gateway)
+        gc.collect()
+        alive = [r for r in refs[:-2] if r() is not None]
+        assert alive == [], f"{len(alive)} old app objects/modules still referenced"
+        assert refs[-1]() is not None  # the current version is, of course, alive
+        current = gateway.registry.plugins["cycle"].current
+        assert current is not None
+        assert plugin_modules() - before == {
+            current.namespace.package,
+            current.namespace.package + ".app",
+            current.namespace.package + ".helper",
+        }
+        await gateway.shutdown()
+        assert plugin_modules() == before
+
+    asyncio.run(main())
+
+
+def test_failed_reload_keeps_serving_and_releases_the_attempt(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path)
+    folder = tmp_path / "keep"
+
+    async def main() -> None:
+        write(folder, "good")
+        await gateway.registry.load("keep")
+        modules = plugin_modules()
+        (folder / "helper.py").write_text("VERSION = (\n")
+        info = await gateway.registry.load("keep")
+        assert info.status == "active" and info.generation == 1
+        assert info.error is not None and info.error["type"] == "SyntaxError"
+        assert "helper.py" in info.error["message"]
+        assert (await get(gateway, "/keep/")).text == "good"
+        assert plugin_modules() == modules  # the failed attempt left nothing behind
+        write(folder, "fixed")
+        info = await gateway.registry.load("keep")
+        assert (info.status, info.generation, info.error) == ("active", 2, None)
+        assert (await get(gateway, "/keep/")).text == "fixed"
+        await gateway.shutdown()
+
+    asyncio.run(main())
+
+
+def test_duplicate_prefix_fails_later_plugin_until_freed(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path)
+
+    async def main() -> None:
+        write(tmp_path / "first", "1")
+        write(tmp_path / "second", "2")
+        (tmp_path / "second" / "plugin.yaml").write_text("prefix: /first\n")
+        await gateway.registry.scan()
+        second = gateway.registry.info("second")
+        assert second is not None and second.status == "failed"
+        assert second.error is not None
+        assert "'first'" in second.error["message"] and "'second'" in second.error["message"]
+        assert (await get(gateway, "/first/")).text == "1"
+        # Removing the holder frees the prefix: the waiting plugin gets it.
+        import shutil
+
+        shutil.rmtree(tmp_path / "first")
+        await gateway.registry.unload("first")
+        await settle(gateway)
+        assert (await get(gateway, "/first/")).text == "2"
+        await gateway.shutdown()
+
+    asyncio.run(main())
+
+
+def test_admin_prefix_cannot_be_claimed(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path)
+
+    async def main() -> None:
+        write(tmp_path / "sneaky", "1")
+        (tmp_path / "sneaky" / "plugin.yaml").write_text("prefix: /_gateway\n")
+        info = await gateway.registry.load("sneaky")
+        assert info.status == "failed" and info.error is not None
+        assert "reserved for the admin API" in info.error["message"]
+        assert (await get(gateway, "/_gateway/health")).json() == {"status": "ok"}
+        await gateway.shutdown()
+
+    asyncio.run(main())
+
+
+def test_wsgi_plugins_share_one_bounded_pool(tmp_path: Path) -> None:
+    config = Config(plugins=PluginsConfig(dir=tmp_path, watch=False), wsgi={"threads": 4})
+    gateway = Gateway(config, token="t")
+    for i in range(100):
+        folder = tmp_path / f"f{i}"
+        folder.mkdir()
+        (folder / "app.py").write_text(
+            "def app(environ, start_response):\n"
+            "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+            f"    return [b'f{i}']\n"
+        )
+
+    async def main() -> None:
+        import threading
+
+        await gateway.registry.scan()
+        responses = await asyncio.gather(*(get(gateway, f"/f{i}/") for i in range(100)))
+        assert [r.text for r in responses] == [f"f{i}" for i in range(100)]
+        wsgi_threads = [t for t in threading.enumerate() if t.name.startswith("gateway-wsgi")]
+        assert 1 <= len(wsgi_threads) <= 4
+        assert all(t.name.startswith("gateway-wsgi") for t in wsgi_threads)
+        assert not [t for t in threading.enumerate() if t.name.startswith("WSGI")]  # a2wsgi's own
+        await gateway.shutdown()
+
+    asyncio.run(main())
