@@ -39,7 +39,10 @@ class Gateway:
         self, config: Config, *, cwd: Path | None = None, token: str | None = None
     ) -> None:
         self.config = config
-        self.plugins_dir = ((cwd or Path.cwd()) / config.plugins.dir).resolve()
+        self.cwd = (cwd or Path.cwd()).resolve()
+        self.plugins_dir = (self.cwd / config.plugins.dir).resolve()
+        #: process-wide runtimes of the framework kinds (Django's), keyed by kind
+        self.runtimes: dict[str, Any] = {}
         self.plugin_manager, self.extension_errors = build_plugin_manager(config.extensions)
         #: every WSGI plugin and every sync function runs on this one bounded pool
         self.executor = ThreadPoolExecutor(
@@ -114,6 +117,7 @@ class Gateway:
         """Call a lifecycle hook; an extension failing in it is logged, never raised."""
         if plugin is not None:
             kwargs["plugin"] = plugin
+            kwargs["gateway"] = self
         try:
             getattr(self.plugin_manager.hook, hook_name)(**kwargs)
         except Exception:

@@ -9,6 +9,7 @@ from pathlib import Path
 from .app import Gateway
 from .config import Config
 from .errors import PluginError
+from .manifest import read_manifest
 from .registry import ACTIVE, DISABLED
 
 
@@ -51,21 +52,52 @@ def check_plugin(folder: Path, config: Config) -> CheckResult:
     return asyncio.run(_check(folder.name, config))
 
 
+def migrate_all(config: Config) -> list[CheckResult]:
+    """Load every Django plugin of ``config.plugins.dir`` (which applies its migrations)."""
+    return asyncio.run(_migrate_all(config))
+
+
+async def _migrate_all(config: Config) -> list[CheckResult]:
+    gateway = Gateway(config)
+    names = [
+        name for name in gateway.registry.folder_names() if _is_django(gateway.plugins_dir / name)
+    ]
+    try:
+        await gateway.startup_runtime()
+        return [await _load_and_describe(gateway, name) for name in names]
+    finally:
+        await gateway.shutdown()
+
+
+def _is_django(folder: Path) -> bool:
+    try:
+        manifest = read_manifest(folder, folder.name)
+    except PluginError:
+        return False
+    if manifest.framework is not None:
+        return manifest.framework == "django"
+    return (folder / "urls.py").is_file() and not (folder / "app.py").is_file()
+
+
 async def _check(name: str, config: Config) -> CheckResult:
     gateway = Gateway(config)
     try:
         await gateway.startup_runtime()
-        info = await gateway.registry.load(name)
-        routes: list[str] = []
-        state = gateway.registry.plugins.get(name)
-        if state is not None and state.current is not None:
-            routes = (
-                gateway.plugin_manager.hook.gateway_describe_routes(
-                    app=state.current.app, framework=state.current.framework
-                )
-                or []
-            )
-        error = info.error["message"] if info.error else None
-        return CheckResult(name, info.framework, info.prefix, info.status, routes, error)
+        return await _load_and_describe(gateway, name)
     finally:
         await gateway.shutdown()
+
+
+async def _load_and_describe(gateway: Gateway, name: str) -> CheckResult:
+    info = await gateway.registry.load(name)
+    routes: list[str] = []
+    state = gateway.registry.plugins.get(name)
+    if state is not None and state.current is not None:
+        routes = (
+            gateway.plugin_manager.hook.gateway_describe_routes(
+                app=state.current.app, framework=state.current.framework
+            )
+            or []
+        )
+    error = info.error["message"] if info.error else None
+    return CheckResult(name, info.framework, info.prefix, info.status, routes, error)

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir", type=Path, metavar="DIR")
     check.add_argument("--config", type=Path, help="configuration file (default: ./config.yaml)")
 
+    migrate = commands.add_parser(
+        "migrate", help="apply the migrations of every Django plugin, then exit"
+    )
+    migrate.add_argument("--config", type=Path, help="configuration file (default: ./config.yaml)")
+    migrate.add_argument("--plugins", type=Path, metavar="DIR", help="plugins folder")
+
     new = commands.add_parser("new", help="write a working plugin skeleton")
     new.add_argument("name", metavar="NAME")
     new.add_argument("--framework", required=True, choices=frameworks())
@@ -71,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "migrate":
+            return _migrate(args)
         return _new(args)
     except GatewayError as exc:
         print(f"gateway: error: {exc}", file=sys.stderr)
@@ -137,6 +145,23 @@ def _check(args: argparse.Namespace) -> int:
         print(f"gateway: error: {result.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .check import migrate_all
+
+    config = load_config(
+        args.config, overrides={"plugins.dir": args.plugins}, flag_names=FLAG_NAMES
+    )
+    results = migrate_all(config)
+    for result in results:
+        print(result.render(), end="\n\n")
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        print(f"gateway: error: {result.error}", file=sys.stderr)
+    if not results:
+        print("no Django plugins found")
+    return 1 if failed else 0
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -103,15 +103,15 @@ def gateway_stopped(gateway: Gateway) -> None:
 
 
 @hookspec
-def gateway_plugin_loaded(plugin: PluginInfo) -> None:
+def gateway_plugin_loaded(plugin: PluginInfo, gateway: Gateway) -> None:
     """A version of a plugin was loaded and now takes traffic (``plugin.generation``)."""
 
 
 @hookspec
-def gateway_plugin_failed(plugin: PluginInfo) -> None:
+def gateway_plugin_failed(plugin: PluginInfo, gateway: Gateway) -> None:
     """Loading a plugin failed (``plugin.error``); an older version may still serve."""
 
 
 @hookspec
-def gateway_plugin_unloaded(plugin: PluginInfo) -> None:
+def gateway_plugin_unloaded(plugin: PluginInfo, gateway: Gateway) -> None:
     """A plugin was removed or disabled, drained and shut down."""

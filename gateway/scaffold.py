@@ -67,7 +67,130 @@ def divide(a: float, b: float) -> dict[str, float]:
     return {{"quotient": a / b}}
 '''
 
+DJANGO_URLS = """\
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("notes/", views.notes, name="notes"),
+    path("notes/new", views.new_note, name="new-note"),
+    path("private/", views.private, name="private"),
+]
+"""
+
+DJANGO_VIEWS = '''\
+"""Views of the {name} plugin, a Django app served by the gateway under {prefix}."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from .models import Note
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    context = {{"notes": Note.objects.order_by("-created")[:20], "admin_url": reverse("admin:index")}}
+    return render(request, "{label}/index.html", context)
+
+
+def notes(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        {{"notes": [n.title for n in Note.objects.order_by("id")], "url": reverse("notes")}}
+    )
+
+
+@csrf_exempt  # an example API endpoint; forms served by Django keep their CSRF token
+@require_POST
+def new_note(request: HttpRequest) -> HttpResponse:
+    Note.objects.create(title=request.POST.get("title", "untitled"))
+    return redirect("notes")
+
+
+@login_required
+def private(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({{"user": request.user.get_username()}})
+'''
+
+DJANGO_MODELS = """\
+from django.db import models
+
+
+class Note(models.Model):
+    title = models.CharField(max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+"""
+
+DJANGO_ADMIN = """\
+from django.contrib import admin
+
+from .models import Note
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ["title", "created"]
+"""
+
+DJANGO_MIGRATION = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies: list[tuple[str, str]] = []
+
+    operations = [
+        migrations.CreateModel(
+            name="Note",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
+                ("title", models.CharField(max_length=200)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+            ],
+        ),
+    ]
+"""
+
+DJANGO_TEMPLATE = """\
+{{% load static %}}<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{name}</title>
+  <link rel="stylesheet" href="{{% static '{label}/style.css' %}}">
+</head>
+<body>
+  <h1>{name}</h1>
+  <p>A Django app served by the gateway under <code>{prefix}</code>.
+     Manage notes in the <a href="{{{{ admin_url }}}}">admin</a>.</p>
+  <ul>
+  {{% for note in notes %}}<li>{{{{ note.title }}}}</li>{{% empty %}}<li>No notes yet.</li>{{% endfor %}}
+  </ul>
+</body>
+</html>
+"""
+
+DJANGO_CSS = "body {{ font-family: sans-serif; margin: 2rem; }}\n"
+
 TEMPLATES: dict[str, dict[str, str]] = {
+    "django": {
+        "urls.py": DJANGO_URLS,
+        "views.py": DJANGO_VIEWS,
+        "models.py": DJANGO_MODELS,
+        "admin.py": DJANGO_ADMIN,
+        "migrations/__init__.py": "",
+        "migrations/0001_initial.py": DJANGO_MIGRATION,
+        "templates/{label}/index.html": DJANGO_TEMPLATE,
+        "static/{label}/style.css": DJANGO_CSS,
+    },
     "fastapi": {"app.py": FASTAPI},
     "flask": {"app.py": FLASK},
     "functions": {"app.py": FUNCTIONS},
@@ -92,14 +215,16 @@ def write_skeleton(name: str, framework: str, directory: Path) -> Path:
     if folder.exists():
         raise GatewayError(f"{folder} already exists; choose another name or remove it")
     prefix = f"/{name}"
+    label = name.replace("-", "_")  # Django app labels are identifiers
     files = {"plugin.yaml": MANIFEST, **TEMPLATES[framework]}
     # Write into a staging folder the watcher ignores, then rename: the gateway never sees a
     # half-written plugin.
     staging = directory / f".{name}.tmp"
     staging.mkdir(parents=True)
+    values = {"name": name, "prefix": prefix, "framework": framework, "label": label}
     for relative, text in files.items():
-        target = staging / relative
+        target = staging / relative.format(**values)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text.format(name=name, prefix=prefix, framework=framework))
+        target.write_text(text.format(**values))
     staging.rename(folder)
     return folder

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
-
 from conftest import GatewayProcess, wait_for
+from websockets.sync.client import connect
 
 PLUGIN = """\
 import asyncio
