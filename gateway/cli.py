@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import Config, load_config
+from .server import configure_logging
 from .errors import ConfigError, GatewayError
 
 logger = logging.getLogger("gateway")
@@ -67,11 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
-    # watchfiles logs every batch of events at INFO; the gateway logs what it does with them.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    configure_logging()
     try:
         if args.command == "run":
             return _run(args)
@@ -117,7 +114,8 @@ def _run(args: argparse.Namespace) -> int:
 def _with_token(config: Config) -> Config:
     """Generate the admin token when none is configured and print it once (as Jupyter does).
 
-    It goes to the terminal, not to the log, so it does not end up in log files.
+    It goes to the terminal, not to the log, so it does not end up in log files; it is
+    printed exactly once (the usage example refers to it rather than repeating it).
     """
     if config.admin.token:
         return config
@@ -127,7 +125,7 @@ def _with_token(config: Config) -> Config:
     print(
         f"\n    Admin API token (generated; set admin.token or GATEWAY_ADMIN_TOKEN to fix it):\n"
         f"        {token}\n"
-        f"    e.g. curl -H 'Authorization: Bearer {token}' "
+        "    e.g. curl -H 'Authorization: Bearer <the token above>' "
         f"http://{config.server.host}:{config.server.port}{config.admin.prefix}/plugins\n",
         file=sys.stderr,
         flush=True,

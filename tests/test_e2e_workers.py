@@ -1,0 +1,37 @@
+"""``--workers N``: every worker process serves, watches and reloads on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import GatewayProcess, wait_for
+
+APP = 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"{}"]\n'
+
+
+def all_answer(gw: GatewayProcess, path: str, text: str, times: int = 30) -> bool:
+    """True once ``times`` requests in a row (spread over the workers) all answer ``text``."""
+    return all(gw.client.get(path).text == text for _ in range(times))
+
+
+def test_two_workers_converge_on_each_change(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    gw = GatewayProcess(tmp_path, plugins, ["--workers", "2"], {"GATEWAY_PLUGINS_SETTLE_MS": "100"})
+    try:
+        gw.wait_ready()
+        staging = plugins / ".multi.tmp"
+        staging.mkdir()
+        (staging / "app.py").write_text(APP.format("v1"))
+        staging.rename(plugins / "multi")
+        wait_for(lambda: all_answer(gw, "/multi/", "v1"))
+        (plugins / "multi" / "app.py").write_text(APP.format("v2"))
+        wait_for(lambda: all_answer(gw, "/multi/", "v2"))
+        pids = {
+            line.split("[")[1].split("]")[0]
+            for line in gw.log().splitlines()
+            if "Started server process" in line
+        }
+        assert len(pids) == 2, gw.log()
+    finally:
+        assert gw.stop() == 0, gw.log()
