@@ -1,37 +1,15 @@
-"""WSGI plugins (Flask, any WSGI callable): wrapped by a2wsgi on the gateway's shared pool."""
+"""WSGI plugins (Flask, any WSGI callable), served on the gateway's one shared thread pool."""
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-from a2wsgi import WSGIMiddleware
 
 from ..errors import PluginError
 from ..hookspecs import hookimpl
 from ..loader import PluginSource
 from ..types import ASGIApp
+from ..wsgi_adapter import WSGIAdapter
 from .asgi import is_asgi_app
 
 FRAMEWORKS = ["wsgi", "flask"]
-
-
-class SharedPoolWSGIMiddleware(WSGIMiddleware):
-    """a2wsgi's adapter on a thread pool it is given rather than one of its own.
-
-    ``WSGIMiddleware.__init__`` creates a ``ThreadPoolExecutor`` per app (10 threads each by
-    default), so 100 Flask plugins would mean 1,000 threads; every WSGI plugin shares the
-    gateway's one bounded pool instead (``wsgi.threads``).
-    """
-
-    def __init__(self, app: Any, executor: ThreadPoolExecutor, send_queue_size: int = 10) -> None:
-        # Deliberately not calling super().__init__: it would build a private pool.
-        self.app = app
-        self.executor = executor
-        self.send_queue_size = send_queue_size
-
-    def __repr__(self) -> str:
-        return f"SharedPoolWSGIMiddleware({self.app!r})"
 
 
 @hookimpl
@@ -72,8 +50,7 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     is_flask = type(app).__module__.split(".")[0] == "flask"
     if is_flask and config is not None and config.get("APPLICATION_ROOT", "/") == "/":
         config["APPLICATION_ROOT"] = source.manifest.prefix
-    wrapped = SharedPoolWSGIMiddleware(app, source.gateway.executor)
-    return wrapped  # type: ignore[return-value]  # a2wsgi's precise ASGI types vs. ours
+    return WSGIAdapter(app, source.gateway.executor)
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from ...errors import PluginError
 from ...hookspecs import hookimpl
 from ...loader import PluginSource
 from ...types import ASGIApp
-from ..wsgi import SharedPoolWSGIMiddleware
+from ...wsgi_adapter import WSGIAdapter
 from .runtime import DjangoApp, DjangoRuntime
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     if framework != FRAMEWORK:
         return None
     assert isinstance(app, DjangoApp)
-    return SharedPoolWSGIMiddleware(app, source.gateway.executor)  # type: ignore[return-value]
+    return WSGIAdapter(app, source.gateway.executor)
 
 
 @hookimpl
