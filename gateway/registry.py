@@ -11,8 +11,12 @@ serving and records the error.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import gc
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,6 +116,9 @@ class Registry:
         # Imports run here, one at a time, so loading never blocks the event loop and two
         # loads never interleave their imports.
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-loader")
+        self._malloc_trim = _find_malloc_trim()
+        self._retiring = 0
+        self._closing = False
 
     def __repr__(self) -> str:
         return f"Registry({len(self.plugins)} plugins)"
@@ -173,6 +180,7 @@ class Registry:
 
     async def close(self) -> None:
         """Unload every plugin and wait for every version to be shut down."""
+        self._closing = True
         await asyncio.gather(*(self.unload(name) for name in list(self.plugins)))
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
@@ -330,6 +338,17 @@ class Registry:
 
     async def _retire(self, version: Version, info: PluginInfo, *, unloaded: bool) -> None:
         """Drain a replaced or removed version, shut it down and release its modules."""
+        self._retiring += 1
+        try:
+            await self._retire_one(version, info, unloaded=unloaded)
+        finally:
+            self._retiring -= 1
+        # One collection after a burst (a folder removed with many plugins in it), none
+        # while the whole gateway is stopping.
+        if self._retiring == 0 and not self._closing:
+            self._reclaim()
+
+    async def _retire_one(self, version: Version, info: PluginInfo, *, unloaded: bool) -> None:
         timeout = self.gateway.config.plugins.drain_timeout_s
         started = time.perf_counter()
         drained = await version.mounted.drained(timeout)
@@ -343,19 +362,42 @@ class Registry:
             )
         await version.lifespan.shutdown(timeout)
         version.namespace.release()
+        generation = version.mounted.generation
         logger.info(
             "plugin %s: generation %d shut down and released in %.0f ms",
             info.name,
-            version.mounted.generation,
+            generation,
             (time.perf_counter() - started) * 1000,
         )
         if unloaded:
             self.gateway.notify("gateway_plugin_unloaded", info)
 
+    def _reclaim(self) -> None:
+        """Free a released version now and give the memory back to the OS.
+
+        A module's functions and globals form reference cycles, so without a collection the
+        old version lingers until the cyclic GC happens to run a full pass; and glibc keeps
+        freed heap pages unless asked to trim. Measured in bench/reload.py: without this,
+        resident memory grew by tens of MiB over 500 reloads; with it, it stays flat. The
+        collection takes tens of milliseconds, once per retired version.
+        """
+        gc.collect()
+        if self._malloc_trim is not None:
+            self._malloc_trim(0)
+
     def _in_background(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
 
 
 def _load_guarded(source: PluginSource) -> LoadedApp:
