@@ -10,11 +10,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import sysconfig
 from typing import Any
 
 from .types import ASGIApp, Message
 
 logger = logging.getLogger(__name__)
+
+
+#: a frame line of a formatted traceback: ``  File "/path/x.py", line 8, in f``
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)', re.MULTILINE)
+_LIBRARY_DIRS = tuple(
+    {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+def summarise_failure(message: str) -> str:
+    """One line for a ``lifespan.startup.failed`` message.
+
+    Starlette sends the whole formatted traceback as the message; a plugin's failing startup
+    is a user error, reported as the exception line and the innermost frame outside the
+    standard library and installed packages (the plugin's own file and line).
+    """
+    if "Traceback (most recent call last)" not in message:
+        return message.strip()
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    error = lines[-1].strip() if lines else "lifespan startup failed"
+    where = [
+        f"{m['file']}:{m['line']}"
+        for m in _FRAME.finditer(message)
+        if not m["file"].startswith(_LIBRARY_DIRS)
+    ]
+    return f"{error} (at {where[-1]})" if where else error
 
 
 class LifespanFailed(Exception):
@@ -44,7 +72,13 @@ class Lifespan:
         """Run the app's startup; raise :class:`LifespanFailed` if it fails."""
         self._task = asyncio.create_task(self._main(), name=f"lifespan:{self.name}")
         await self._receive_queue.put({"type": "lifespan.startup"})
-        await asyncio.wait_for(self._startup_done.wait(), timeout)
+        try:
+            await asyncio.wait_for(self._startup_done.wait(), timeout)
+        except TimeoutError:
+            # Stop the app's startup, or its task would run on with nothing left to await it.
+            self._startup_failed = f"no answer to 'lifespan.startup' within {timeout}s"
+            self._task.cancel()
+            raise
         if self._startup_failed is not None:
             raise LifespanFailed(self._startup_failed)
 
@@ -95,10 +129,14 @@ class Lifespan:
         if kind == "lifespan.startup.complete":
             self._startup_done.set()
         elif kind == "lifespan.startup.failed":
-            self._startup_failed = message.get("message") or "lifespan startup failed"
+            self._startup_failed = summarise_failure(
+                message.get("message") or "lifespan startup failed"
+            )
             self._startup_done.set()
         elif kind == "lifespan.shutdown.complete":
             self._shutdown_done.set()
         elif kind == "lifespan.shutdown.failed":
-            self._shutdown_failed = message.get("message") or "lifespan shutdown failed"
+            self._shutdown_failed = summarise_failure(
+                message.get("message") or "lifespan shutdown failed"
+            )
             self._shutdown_done.set()

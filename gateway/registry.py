@@ -118,6 +118,7 @@ class Registry:
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-loader")
         self._malloc_trim = _find_malloc_trim()
         self._retiring = 0
+        self._retrying: set[str] = set()
         self._closing = False
 
     def __repr__(self) -> str:
@@ -176,7 +177,8 @@ class Registry:
                 self.gateway.routes.remove(version.prefix, version.mounted)
                 logger.info("plugin %s: unmounted generation %d", name, state.generation)
                 self._in_background(self._retire(version, state.info(), unloaded=True))
-        self._retry_prefix_conflicts()
+        if version is not None:
+            self._retry_prefix_conflicts(version.prefix)
 
     async def close(self) -> None:
         """Unload every plugin and wait for every version to be shut down."""
@@ -202,7 +204,7 @@ class Registry:
             self._disable(state)
             return
         try:
-            self._check_prefix(name, manifest.prefix)
+            self._check_prefix(name, manifest)
         except PluginError as exc:
             self._failed(state, exc, started)
             return
@@ -228,7 +230,7 @@ class Registry:
                 ) from None
             try:
                 # Another plugin may have claimed the prefix while this one was loading.
-                self._check_prefix(name, manifest.prefix)
+                self._check_prefix(name, manifest)
             except PluginError:
                 await lifespan.shutdown(self.gateway.config.plugins.drain_timeout_s)
                 raise
@@ -280,7 +282,7 @@ class Registry:
         if old is not None:
             self._in_background(self._retire(old, state.info(), unloaded=False))
             if old.prefix != manifest.prefix:
-                self._retry_prefix_conflicts()
+                self._retry_prefix_conflicts(old.prefix)
 
     def _disable(self, state: PluginState) -> None:
         version = state.current
@@ -293,7 +295,7 @@ class Registry:
                 "plugin %s: disabled, unmounted generation %d", state.name, state.generation
             )
             self._in_background(self._retire(version, state.info(), unloaded=True))
-            self._retry_prefix_conflicts()
+            self._retry_prefix_conflicts(version.prefix)
         else:
             logger.info("plugin %s: disabled", state.name)
 
@@ -313,13 +315,15 @@ class Registry:
         )
         self.gateway.notify("gateway_plugin_failed", state.info())
 
-    def _check_prefix(self, name: str, prefix: str) -> None:
-        admin = self.gateway.config.admin.prefix
+    def _check_prefix(self, name: str, manifest: Manifest) -> None:
+        prefix, admin = manifest.prefix, self.gateway.config.admin.prefix
+        where = manifest.file or self.root / name
         if prefix == admin or prefix.startswith(admin + "/"):
             raise PluginError(
                 f"prefix {prefix!r} is reserved for the admin API ({admin!r})",
                 plugin=name,
-                kind="PrefixConflict",
+                file=where,
+                kind="PrefixReserved",
             )
         holder = self.gateway.routes.get(prefix)
         if holder is not None and holder.name != name:
@@ -327,14 +331,26 @@ class Registry:
                 f"prefix {prefix!r} is already served by plugin {holder.name!r}; "
                 f"plugin {name!r} cannot claim it too",
                 plugin=name,
+                file=where,
                 kind="PrefixConflict",
             )
 
-    def _retry_prefix_conflicts(self) -> None:
-        """A prefix was freed: plugins that failed for want of one get another try."""
+    def _retry_prefix_conflicts(self, freed: str) -> None:
+        """``freed`` is free again: a plugin that failed for want of it gets another try."""
+        if self._closing:
+            return
         for state in list(self.plugins.values()):
-            if state.current is None and state.error and state.error["type"] == "PrefixConflict":
-                self._in_background(self.load(state.name))
+            waiting = state.error is not None and state.error["type"] == "PrefixConflict"
+            if waiting and state.current is None and state.prefix == freed:
+                if state.name not in self._retrying:
+                    self._retrying.add(state.name)
+                    self._in_background(self._retry(state.name))
+
+    async def _retry(self, name: str) -> None:
+        try:
+            await self.load(name)
+        finally:
+            self._retrying.discard(name)
 
     async def _retire(self, version: Version, info: PluginInfo, *, unloaded: bool) -> None:
         """Drain a replaced or removed version, shut it down and release its modules."""

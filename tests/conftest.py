@@ -54,7 +54,16 @@ def copy_plugin(source: Path, plugins_dir: Path, name: str | None = None) -> Pat
 class GatewayProcess:
     """``gateway run`` in a subprocess, with an httpx client on its port."""
 
-    def __init__(self, workdir: Path, plugins_dir: Path, args: list[str], env: dict[str, str]):
+    def __init__(
+        self,
+        workdir: Path,
+        plugins_dir: Path,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        token: str | None = TOKEN,
+    ):
+        """``token=None`` starts it with no admin token configured (it generates one)."""
         self.workdir = workdir
         self.plugins_dir = plugins_dir
         self.port = free_port()
@@ -62,7 +71,9 @@ class GatewayProcess:
         self.log_path = workdir / "gateway.log"
         self._log = self.log_path.open("wb")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        full_env.update({"GATEWAY_ADMIN_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}, **env)
+        full_env.update({"PYTHONUNBUFFERED": "1"}, **env)
+        if token is not None:
+            full_env.setdefault("GATEWAY_ADMIN_TOKEN", token)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -82,7 +93,9 @@ class GatewayProcess:
         )
         self.client = httpx.Client(base_url=self.base_url, timeout=30)
         self.admin = httpx.Client(
-            base_url=self.base_url, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
+            base_url=self.base_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token or TOKEN}"},
         )
 
     def log(self) -> str:
@@ -128,6 +141,33 @@ class GatewayProcess:
         return self.proc.returncode
 
 
+def launch_gateway(
+    workdir: Path,
+    *plugins: Path | str,
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    token: str | None = TOKEN,
+    wait: bool = True,
+) -> GatewayProcess:
+    """Copy ``plugins`` into ``workdir/plugins`` and start a gateway on it there.
+
+    For module-scoped fixtures (one gateway shared by a test module); the caller stops it.
+    """
+    plugins_dir = workdir / "plugins"
+    plugins_dir.mkdir(exist_ok=True)
+    for plugin in plugins:
+        source = plugin if isinstance(plugin, Path) else FIXTURES / plugin
+        copy_plugin(source, plugins_dir)
+    gateway = GatewayProcess(workdir, plugins_dir, args or [], env or {}, token=token)
+    if wait:
+        try:
+            gateway.wait_ready()
+        except BaseException:
+            gateway.stop()
+            raise
+    return gateway
+
+
 @pytest.fixture
 def start_gateway(tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
     """Start a gateway on ``plugins`` (fixture or example plugin folders, copied)."""
@@ -139,15 +179,8 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
         env: dict[str, str] | None = None,
         wait: bool = True,
     ) -> GatewayProcess:
-        plugins_dir = tmp_path / "plugins"
-        plugins_dir.mkdir(exist_ok=True)
-        for plugin in plugins:
-            source = plugin if isinstance(plugin, Path) else FIXTURES / plugin
-            copy_plugin(source, plugins_dir)
-        gateway = GatewayProcess(tmp_path, plugins_dir, args or [], env or {})
+        gateway = launch_gateway(tmp_path, *plugins, args=args, env=env, wait=wait)
         started.append(gateway)
-        if wait:
-            gateway.wait_ready()
         return gateway
 
     yield start
