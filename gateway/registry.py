@@ -341,10 +341,10 @@ class Registry:
             return
         for state in list(self.plugins.values()):
             waiting = state.error is not None and state.error["type"] == "PrefixConflict"
-            if waiting and state.current is None and state.prefix == freed:
-                if state.name not in self._retrying:
-                    self._retrying.add(state.name)
-                    self._in_background(self._retry(state.name))
+            wants_it = waiting and state.current is None and state.prefix == freed
+            if wants_it and state.name not in self._retrying:
+                self._retrying.add(state.name)
+                self._in_background(self._retry(state.name))
 
     async def _retry(self, name: str) -> None:
         try:
