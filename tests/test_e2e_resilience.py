@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-
 from conftest import GatewayProcess, wait_for
 
 
