@@ -93,11 +93,14 @@ async def _load_and_describe(gateway: Gateway, name: str) -> CheckResult:
     routes: list[str] = []
     state = gateway.registry.plugins.get(name)
     if state is not None and state.current is not None:
-        routes = (
-            gateway.plugin_manager.hook.gateway_describe_routes(
-                app=state.current.app, framework=state.current.framework
+        try:
+            routes = (
+                gateway.plugin_manager.hook.gateway_describe_routes(
+                    app=state.current.app, framework=state.current.framework
+                )
+                or []
             )
-            or []
-        )
+        except Exception as exc:  # an extension's bug must not hide that the plugin loads
+            routes = [f"? (listing the routes failed: {type(exc).__name__}: {exc})"]
     error = info.error["message"] if info.error else None
     return CheckResult(name, info.framework, info.prefix, info.status, routes, error)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import Config, load_config
-from .server import configure_logging
 from .errors import ConfigError, GatewayError
+from .server import configure_logging
 
 logger = logging.getLogger("gateway")
 

@@ -7,6 +7,7 @@ never takes the gateway down.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import logging
@@ -64,5 +65,19 @@ def _register(
         # A hook named like ours but absent from the spec is a typo: refuse it now, loudly.
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
+        unknown = _unknown_hooks(pm, plugin)
         pm.unregister(plugin)
-        errors.append(ExtensionError(str(exc), extension=name))
+        errors.append(ExtensionError(unknown or str(exc), extension=name))
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
+    """``"unknown hook 'gateway_load_ap' (did you mean 'gateway_load_app'?)"``, or ``""``."""
+    known = [name for name, caller in vars(pm.hook).items() if getattr(caller, "spec", None)]
+    problems = []
+    for attr in dir(plugin):
+        if attr in known or pm.parse_hookimpl_opts(plugin, attr) is None:
+            continue
+        close = difflib.get_close_matches(attr, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown hook {attr!r}{hint}")
+    return "; ".join(problems)

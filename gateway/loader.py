@@ -66,7 +66,7 @@ class PluginSource:
             ) from None
         except Exception as exc:
             raise PluginError(
-                f"{type(exc).__name__} while importing {module!r}: {exc}",
+                f"{type(exc).__name__} while importing {module!r}: {self._readable(str(exc))}",
                 plugin=self.name,
                 file=self._failing_file(exc, module),
                 kind=type(exc).__name__,
@@ -91,6 +91,13 @@ class PluginSource:
                     kind="AttributeError",
                 ) from None
         return obj
+
+    def _readable(self, message: str) -> str:
+        """``message`` with this version's synthetic package name put the way a user wrote it
+        (``from . import nothere`` fails "from 'gateway_plugin_x_3' (unknown location)")."""
+        package = self.namespace.package
+        message = message.replace(f"'{package}' (unknown location)", "the plugin folder")
+        return message.replace(f"{package}.", "").replace(f"'{package}'", "the plugin package")
 
     def _file_of(self, module: str) -> Path:
         base = self.folder.joinpath(*module.split("."))

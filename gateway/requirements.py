@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from .errors import PluginError
 
 REQUIREMENTS_FILE = "requirements.txt"
+#: pip's rule: a comment starts at a "#" at the start of a line or after whitespace
+_COMMENT = re.compile(r"(^|\s)#.*$")
 
 
 def unmet_requirements(file: Path, plugin: str) -> list[str]:
@@ -18,10 +21,17 @@ def unmet_requirements(file: Path, plugin: str) -> list[str]:
     Each entry says what was asked and what is installed. Lines that pip options would need
     (``-r``, ``-e``, URLs) cannot be checked and are refused with their line number.
     """
+    try:
+        # utf-8-sig: a BOM (as Windows editors write) is not part of the first requirement.
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PluginError(
+            f"cannot read requirements: {exc}", plugin=plugin, file=file, kind="RequirementError"
+        ) from None
     unmet: list[str] = []
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _COMMENT.sub("", raw).strip()
+        if not line:
             continue
         try:
             if line.startswith("-"):

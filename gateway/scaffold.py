@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import shutil
 from pathlib import Path
 
 from .errors import GatewayError
@@ -211,20 +213,31 @@ def write_skeleton(name: str, framework: str, directory: Path) -> Path:
         raise GatewayError(
             f"unknown framework {framework!r} (expected one of: {', '.join(frameworks())})"
         )
+    if directory.exists() and not directory.is_dir():
+        raise GatewayError(f"{directory} is not a folder (expected the plugins folder)")
     folder = directory / name
     if folder.exists():
         raise GatewayError(f"{folder} already exists; choose another name or remove it")
     prefix = f"/{name}"
     label = name.replace("-", "_")  # Django app labels are identifiers
     files = {"plugin.yaml": MANIFEST, **TEMPLATES[framework]}
-    # Write into a staging folder the watcher ignores, then rename: the gateway never sees a
-    # half-written plugin.
-    staging = directory / f".{name}.tmp"
-    staging.mkdir(parents=True)
     values = {"name": name, "prefix": prefix, "framework": framework, "label": label}
-    for relative, text in files.items():
-        target = staging / relative.format(**values)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text.format(**values))
-    staging.rename(folder)
+    # Write into a staging folder the watcher ignores (a leading dot), then rename: the
+    # gateway never sees a half-written plugin. A unique name, so a staging folder left
+    # behind by an interrupted run is not in the way.
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = directory / f".{name}.{secrets.token_hex(4)}.tmp"
+        staging.mkdir()
+    except OSError as exc:
+        raise GatewayError(f"cannot write into {directory}: {exc.strerror or exc}") from None
+    try:
+        for relative, text in files.items():
+            target = staging / relative.format(**values)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text.format(**values), encoding="utf-8")
+        staging.rename(folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise GatewayError(f"cannot write {folder}: {exc.strerror or exc}") from None
     return folder
