@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .errors import ConfigError, GatewayError
-from .server import configure_logging
 
 logger = logging.getLogger("gateway")
 
@@ -25,6 +24,15 @@ FLAG_NAMES = {
     "plugins.watch": "--no-watch",
     "plugins.poll": "--poll",
 }
+
+
+def configure_logging() -> None:
+    """One line per event on stderr, for the gateway's own loggers and uvicorn's."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    # watchfiles logs every batch of events at INFO; the gateway logs what it does with them.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +145,8 @@ def _with_token(config: Config) -> Config:
 def _check(args: argparse.Namespace) -> int:
     from .check import check_plugin
 
+    # The result is printed below; the registry's log line would say it a second time.
+    logging.getLogger("gateway.registry").setLevel(logging.ERROR)
     result = check_plugin(args.dir, load_config(args.config))
     print(result.render())
     if not result.ok:

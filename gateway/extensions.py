@@ -68,6 +68,16 @@ def _register(
         unknown = _unknown_hooks(pm, plugin)
         pm.unregister(plugin)
         errors.append(ExtensionError(unknown or str(exc), extension=name))
+        return
+    try:
+        _check_frameworks(plugin)
+    except Exception as exc:
+        pm.unregister(plugin)
+        errors.append(
+            ExtensionError(
+                f"gateway_frameworks() failed: {type(exc).__name__}: {exc}", extension=name
+            )
+        )
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
@@ -81,3 +91,14 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"unknown hook {attr!r}{hint}")
     return "; ".join(problems)
+
+
+def _check_frameworks(plugin: object) -> None:
+    """Call the extension's ``gateway_frameworks`` once: every load asks all kinds for their
+    frameworks, so one that raises or answers nonsense would fail every plugin."""
+    impl = getattr(plugin, "gateway_frameworks", None)
+    if impl is None:
+        return
+    names = impl()
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"it must return a list of framework names, got {names!r}")

@@ -1,9 +1,9 @@
 """Driving one plugin app's ASGI lifespan, the way uvicorn's ``lifespan/on.py`` does.
 
 The app runs in its own task that talks to us through a queue; startup and shutdown each wait
-for the app's answer. An app that raises before answering the first message does not speak
+for the app's answer. An app that raises before asking for the first message does not speak
 the lifespan protocol (uvicorn's ``auto`` mode): it is served without one. An app that
-answers ``lifespan.startup.failed`` fails its load.
+answers ``lifespan.startup.failed``, or raises after taking the startup message, fails its load.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Lifespan:
         self._shutdown_done = asyncio.Event()
         self._startup_failed: str | None = None
         self._shutdown_failed: str | None = None
-        self._answered = False
+        self._engaged = False
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -109,7 +109,7 @@ class Lifespan:
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            if not self._answered:
+            if not self._engaged:
                 self.supported = False
                 logger.info("plugin %s: ASGI 'lifespan' not supported (%r)", self.name, exc)
             elif not self._startup_done.is_set():
@@ -121,10 +121,14 @@ class Lifespan:
             self._shutdown_done.set()
 
     async def _receive(self) -> Message:
-        return await self._receive_queue.get()
+        message = await self._receive_queue.get()
+        # An app that took the startup message speaks the protocol: if it raises now, its
+        # startup failed (only an app that raises before asking is "not supported").
+        self._engaged = True
+        return message
 
     async def _send(self, message: Message) -> None:
-        self._answered = True
+        self._engaged = True
         kind = message["type"]
         if kind == "lifespan.startup.complete":
             self._startup_done.set()

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -208,8 +209,7 @@ class Registry:
         except PluginError as exc:
             self._failed(state, exc, started)
             return
-        self._attempts += 1
-        namespace = Namespace(folder, f"{PACKAGE_PREFIX}{name.replace('-', '_')}_{self._attempts}")
+        namespace = Namespace(folder, self._package_name(name))
         source = PluginSource(name, folder, manifest, namespace, self.gateway)
         try:
             loaded = await asyncio.get_running_loop().run_in_executor(
@@ -334,6 +334,15 @@ class Registry:
                 file=where,
                 kind="PrefixConflict",
             )
+
+    def _package_name(self, name: str) -> str:
+        """A package name no module in the process has: ``sys.modules`` is shared by every
+        gateway in the process, not only this registry's plugins."""
+        base = f"{PACKAGE_PREFIX}{name.replace('-', '_')}_"
+        while True:
+            self._attempts += 1
+            if base + str(self._attempts) not in sys.modules:
+                return base + str(self._attempts)
 
     def _retry_prefix_conflicts(self, freed: str) -> None:
         """``freed`` is free again: a plugin that failed for want of it gets another try."""

@@ -26,17 +26,10 @@ CWD_ENV = "GATEWAY__CWD"
 EXIT_GRACE_S = 2.0
 
 
-def configure_logging() -> None:
-    """One line per event on stderr, for the gateway's own loggers and uvicorn's."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
-    # watchfiles logs every batch of events at INFO; the gateway logs what it does with them.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
-
-
 def worker_app() -> Gateway:
     """The app factory each worker process calls (``--workers N``)."""
+    from .cli import configure_logging
+
     configure_logging()  # a spawned worker starts with none
     threading.Thread(target=_exit_when_stuck, name="gateway-exit-watchdog", daemon=True).start()
     return Gateway(config_from_json(os.environ[CONFIG_ENV]), cwd=Path(os.environ[CWD_ENV]))

@@ -209,3 +209,15 @@ def test_check_survives_an_extension_failing_to_list_routes(
     assert result.ok, result.render()
     assert result.framework == "echo"
     assert result.routes == ["? (listing the routes failed: RuntimeError: route listing bug)"]
+
+
+def test_extension_whose_frameworks_hook_raises_is_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.extensions import build_plugin_manager
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "extensions"))
+    pm, errors = build_plugin_manager(["ext_bad_frameworks"], entry_points=False)
+    assert [e.extension for e in errors] == ["ext_bad_frameworks"]
+    assert "gateway_frameworks() failed: RuntimeError: misconfigured" in str(errors[0])
+    assert "fastapi" in {f for names in pm.hook.gateway_frameworks() for f in names}

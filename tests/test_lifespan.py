@@ -219,3 +219,17 @@ def test_shutdown_that_never_answers_is_cancelled(caplog: pytest.LogCaptureFixtu
         run(main())
     assert cancelled == [True]
     assert "plugin stuck: lifespan shutdown timed out" in caplog.text
+
+
+def test_app_raising_after_taking_the_startup_message_fails_its_startup() -> None:
+    async def raw(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        raise ConnectionError("cache unreachable")
+
+    async def go() -> None:
+        lifespan = Lifespan(raw, "raw")
+        with pytest.raises(LifespanFailed, match="ConnectionError: cache unreachable"):
+            await lifespan.startup(5)
+        assert lifespan.supported
+
+    run(go())

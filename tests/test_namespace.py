@@ -372,12 +372,6 @@ def test_errors_never_show_the_synthetic_package_name(load: Callable[..., Loaded
     assert PACKAGE_PREFIX not in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.py names namespaces from a per-Registry counter (gateway_plugin_<name>_"
-    "<attempt>), so two Gateways in one process give their first 'shop' the same package and "
-    "the second one gets the first one's modules from sys.modules",
-)
 def test_two_gateways_side_by_side_each_import_their_own_plugin(tmp_path: Path) -> None:
     import asyncio
 
