@@ -20,6 +20,7 @@ FLAG_NAMES = {
     "server.host": "--host",
     "server.port": "--port",
     "server.workers": "--workers",
+    "server.access_log": "--no-access-log",
     "plugins.dir": "--plugins",
     "plugins.watch": "--no-watch",
     "plugins.poll": "--poll",
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, metavar="P")
     run.add_argument("--workers", type=int, metavar="N")
     run.add_argument("--no-watch", action="store_true", help="do not watch the plugins folder")
+    run.add_argument("--no-access-log", action="store_true", help="do not log every request")
     run.add_argument("--poll", action="store_true", help="watch by polling (network file systems)")
 
     check = commands.add_parser("check", help="load one plugin folder and describe it")
@@ -101,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
             "server.host": args.host,
             "server.port": args.port,
             "server.workers": args.workers,
+            "server.access_log": False if args.no_access_log else None,
             "plugins.dir": args.plugins,
             "plugins.watch": False if args.no_watch else None,
             "plugins.poll": True if args.poll else None,

@@ -37,11 +37,13 @@ class _Model(BaseModel):
 
 
 class ServerConfig(_Model):
-    """Where uvicorn listens, and how many worker processes it runs."""
+    """Where uvicorn listens, how many worker processes it runs, whether it logs requests."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
+    #: one log line per request, as uvicorn does by default (``--no-access-log`` turns it off)
+    access_log: bool = True
 
 
 class PluginsConfig(_Model):

@@ -43,6 +43,7 @@ def _uvicorn_config(config: Config, app: Gateway | str) -> uvicorn.Config:
         port=config.server.port,
         workers=config.server.workers,
         lifespan="on",
+        access_log=config.server.access_log,
         # SIGTERM: stop accepting, give in-flight requests this long to finish.
         timeout_graceful_shutdown=max(1, math.ceil(config.plugins.drain_timeout_s)),
         log_config=None,

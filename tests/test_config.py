@@ -285,3 +285,11 @@ def test_json_round_trip_keeps_the_token(tmp_path: Path) -> None:
 def test_bad_json_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"server\.port: expected an integer"):
         config_from_json('{"server": {"port": "x"}}')
+
+
+def test_access_log_defaults_on_and_turns_off_by_env_or_flag(tmp_path: Path) -> None:
+    assert load_config(env={}, cwd=tmp_path).server.access_log is True
+    env = {"GATEWAY_SERVER_ACCESS_LOG": "false"}
+    assert load_config(env=env, cwd=tmp_path).server.access_log is False
+    flag = {"server.access_log": False}
+    assert load_config(env={}, overrides=flag, cwd=tmp_path).server.access_log is False
