@@ -77,7 +77,11 @@ class Gateway:
             return
         mounted = self.routes.lookup(path)
         if mounted is not None:
-            await mounted(scope, receive, send)
+            mounted.enter(scope, root_path)
+            try:
+                await mounted.app(scope, receive, send)
+            finally:
+                mounted.leave()
         elif scope["type"] == "http":
             await send(_NOT_FOUND_START)
             await send({"type": "http.response.body", "body": _NOT_FOUND_BODY})
