@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 #: how often the polling watcher (``--poll``) looks at the folder
 POLL_DELAY_MS = 100
+#: when, after a reload, the polling watcher looks again for an edit it could not see
+RECHECK_S = 1.1
 
 
 class PluginFolderFilter(watchfiles.DefaultFilter):
@@ -122,6 +124,13 @@ class PluginWatcher:
 
     async def _fire(self, name: str) -> None:
         try:
+            if self.poll:
+                # watchfiles' poller compares whole-second mtimes, so an edit in the same
+                # second as the one that triggered this reload goes unseen
+                # (https://github.com/samuelcolvin/watchfiles/issues/319): look again once
+                # that second is over, against what the folder was as this load read it.
+                before = self.fingerprint(name)
+                asyncio.get_running_loop().call_later(RECHECK_S, self._recheck, name, before)
             await self.on_change(name)
         except Exception:
             logger.exception("plugin %s: reload after a change failed unexpectedly", name)
@@ -130,6 +139,27 @@ class PluginWatcher:
             if name in self._pending and not self._stop.is_set():
                 self._pending.discard(name)
                 self.touch(name)
+
+    def fingerprint(self, name: str) -> frozenset[tuple[str, int, int]]:
+        """Each watched file of a plugin folder, with its size and mtime in nanoseconds."""
+        folder = self.root / name
+        keep = PluginFolderFilter(self.root)
+        files = set()
+        for parent, dirs, names in os.walk(folder):
+            dirs[:] = [d for d in dirs if keep(watchfiles.Change.modified, os.path.join(parent, d))]
+            for file in names:
+                path = os.path.join(parent, file)
+                if keep(watchfiles.Change.modified, path):
+                    try:
+                        stat = os.stat(path)
+                    except OSError:
+                        continue
+                    files.add((path, stat.st_size, stat.st_mtime_ns))
+        return frozenset(files)
+
+    def _recheck(self, name: str, before: frozenset[tuple[str, int, int]]) -> None:
+        if not self._stop.is_set() and self.fingerprint(name) != before:
+            self.touch(name)
 
     async def _watch(self) -> None:
         logger.info("watching %s (%s)", self.root, "polling" if self.poll else "native events")

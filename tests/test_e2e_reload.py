@@ -105,6 +105,11 @@ def test_staged_plugin_goes_live_changes_and_goes_away(gw: GatewayProcess) -> No
     log = gw.workdir / "shutdown-alpha.log"
     wait_for(lambda: log.exists() and log.read_text().split() == ["v1", "v2"])
 
+    # re-added, it is a new plugin again: generation 1
+    stage_and_rename(gw.plugins_dir, "alpha", "v3")
+    wait_for(lambda: text_of(gw, "/alpha/")() == "v3")
+    assert gw.plugin("alpha")["generation"] == 1
+
 
 def test_syntax_error_keeps_old_version_until_fixed(gw: GatewayProcess) -> None:
     stage_and_rename(gw.plugins_dir, "beta", "v1")
@@ -174,6 +179,7 @@ def test_websocket_to_a_survives_reload_of_b(gw: GatewayProcess) -> None:
             wait_for(lambda v=version: text_of(gw, "/wsb/")() == v)
         ws.send("still there")
         assert ws.recv(5) == "a1:still there"
+    assert gw.plugin("wsa")["generation"] == 1  # B's changes never reloaded A
 
 
 def test_enable_disable_and_rename(gw: GatewayProcess) -> None:
@@ -217,6 +223,7 @@ def test_no_request_fails_under_load_while_reloading(gw: GatewayProcess) -> None
     with ThreadPoolExecutor(4) as pool:
         for i in range(4):
             pool.submit(hammer, i)
+        wait_for(lambda: "0" in seen)  # the load is on before the first reload
         for version in ("1", "2", "3", "4", "5"):
             write_plugin(gw.plugins_dir / "hot", version)
             gw.wait_plugin("hot", generation=int(version) + 1)
@@ -230,3 +237,18 @@ def test_no_request_fails_under_load_while_reloading(gw: GatewayProcess) -> None
     assert failures == []
     assert sum(counts) > 100
     assert {"0", "5"} <= seen
+
+
+def test_polling_watcher_picks_up_changes(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    gateway = GatewayProcess(tmp_path, plugins, ["--poll"], {"GATEWAY_PLUGINS_SETTLE_MS": "100"})
+    try:
+        gateway.wait_ready()
+        wait_for(lambda: "(polling)" in gateway.log(), timeout=5)
+        stage_and_rename(plugins, "polled", "v1")
+        wait_for(lambda: text_of(gateway, "/polled/")() == "v1")
+        write_plugin(plugins / "polled", "v2")
+        wait_for(lambda: text_of(gateway, "/polled/")() == "v2")
+    finally:
+        assert gateway.stop() == 0, gateway.log()
