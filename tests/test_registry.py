@@ -24,6 +24,13 @@ from . import helper
 BIG = bytearray(1024 * 1024)  # makes a leaked version visible in memory, too
 
 
+class Marker:
+    pass
+
+
+MARKER = Marker()
+
+
 async def index(request):
     return PlainTextResponse(helper.VERSION)
 
@@ -52,6 +59,32 @@ async def get(gateway: Gateway, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=gateway)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
         return await client.get(path)
+
+
+def test_released_versions_are_freed_without_waiting_for_the_cyclic_gc(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path)
+    folder = tmp_path / "refcount"
+    markers: list[weakref.ref[object]] = []
+
+    async def main() -> None:
+        for i in range(5):
+            write(folder, f"v{i}")
+            await gateway.registry.load("refcount")
+            state = gateway.registry.plugins["refcount"]
+            assert state.current is not None
+            module = sys.modules[state.current.namespace.package + ".app"]
+            markers.append(weakref.ref(module.MARKER))
+            del module, state
+            await settle(gateway)
+        await gateway.shutdown()
+
+    gc.collect()
+    gc.disable()  # what is freed now is freed by reference counting alone
+    try:
+        asyncio.run(main())
+        assert [m() is None for m in markers[:-1]] == [True] * 4
+    finally:
+        gc.enable()
 
 
 def plugin_modules() -> set[str]:
