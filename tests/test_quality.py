@@ -40,3 +40,9 @@ def test_lazy_exports_match_all() -> None:
     import gateway
 
     assert sorted(gateway._WHERE) == sorted(gateway.__all__)
+
+
+def test_django_is_imported_only_when_a_django_plugin_needs_it() -> None:
+    code = "import sys, gateway.app, gateway.cli; print('django' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.strip() == "False", result.stderr

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-#: the WSGI environ key a plugin's app puts its URLconf under
-URLCONF_KEY = "gateway.django.urlconf"
+from .runtime import URLCONF_KEY
 
 
 class PluginURLConfMiddleware:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import PluginError, RestartRequired
 from ...loader import PluginSource
-from .middleware import URLCONF_KEY
 from .settings import DATA_DIR, default_settings
 
 if TYPE_CHECKING:
@@ -32,6 +31,9 @@ if TYPE_CHECKING:
     from ...app import Gateway
 
 logger = logging.getLogger(__name__)
+
+#: the WSGI environ key a plugin's app puts its URLconf under (read by the middleware)
+URLCONF_KEY = "gateway.django.urlconf"
 
 BUILTIN_LABELS = frozenset({"admin", "auth", "contenttypes", "sessions", "messages", "staticfiles"})
 
