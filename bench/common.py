@@ -250,3 +250,13 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def write_doc(doc: Path, title: str, begin: str, end: str, section: str) -> None:
+    """Replace what stands between the ``begin`` and ``end`` markers of ``doc``."""
+    text = doc.read_text() if doc.exists() else f"# {title}\n\n{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    doc.write_text(f"{head}{begin}\n{section}\n{end}{tail}")

@@ -50,6 +50,7 @@ from common import (
     text_table,
     versions,
     wait_for,
+    write_doc,
 )
 
 DOC = REPO / "docs" / "RELOAD.md"
@@ -392,15 +393,6 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
 
 
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else f"# Hot reload, measured\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOC.write_text(f"{head}{BEGIN}\n{section}\n{END}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -557,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     if not args.no_doc:
-        write_doc(section)
+        write_doc(DOC, "Hot reload, measured", BEGIN, END, section)
         print(f"wrote {DOC.relative_to(REPO)}")
     return 0
 

@@ -49,6 +49,7 @@ from common import (
     text_table,
     thread_count,
     versions,
+    write_doc,
 )
 
 SERVER_CPU = 0
@@ -478,15 +479,6 @@ def per_request_overhead(results: dict[str, list[WrkResult]]) -> list[list[objec
     return rows
 
 
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOC.write_text(f"{head}{BEGIN}\n{section}\n{END}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5, help="seconds per measurement")
@@ -593,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({k: [r.__dict__ for r in v] for k, v in results.items()}, indent=1)
     )
     if not args.no_doc:
-        write_doc(section)
+        write_doc(DOC, "Benchmarks", BEGIN, END, section)
         print(f"wrote {DOC.relative_to(REPO)}")
     return 0
 
