@@ -6,7 +6,6 @@ Benchmarks are not tests: nothing here is collected by pytest (``testpaths = ["t
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import shlex
@@ -131,23 +130,11 @@ class Server:
 def gateway_argv(
     plugins: Path, port: int, *, watch: bool = False, quiet: bool = False
 ) -> list[str]:
-    """``python -m gateway run``; ``quiet``: with uvicorn's access log off, through the
-    gateway's ``--no-access-log`` or, on a gateway without it, :mod:`gateway_quiet`."""
+    """``python -m gateway run``; ``quiet``: with uvicorn's access log off."""
     flags = [] if watch else ["--no-watch"]
-    entry = ["-m", "gateway"]
-    if quiet and gateway_has_no_access_log():
+    if quiet:
         flags.append("--no-access-log")
-    elif quiet:
-        entry = [str(BENCH / "gateway_quiet.py")]
-    return [PYTHON, *entry, "run", "--plugins", str(plugins), "--port", str(port), *flags]
-
-
-@functools.cache
-def gateway_has_no_access_log() -> bool:
-    out = subprocess.run(
-        [PYTHON, "-m", "gateway", "run", "--help"], capture_output=True, text=True, cwd=BENCH
-    )
-    return "--no-access-log" in out.stdout
+    return [PYTHON, "-m", "gateway", "run", "--plugins", str(plugins), "--port", str(port), *flags]
 
 
 def gateway_env(**extra: str) -> dict[str, str]:
