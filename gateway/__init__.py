@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .functions import HTTPError, endpoint
     from .hookspecs import hookimpl
     from .loader import PluginSource
-    from .registry import PluginInfo
+    from .plugin import PluginInfo
 
 _WHERE = {
     "Config": ".config",
@@ -27,7 +27,7 @@ _WHERE = {
     "GatewayError": ".errors",
     "HTTPError": ".functions",
     "PluginError": ".errors",
-    "PluginInfo": ".registry",
+    "PluginInfo": ".plugin",
     "PluginSource": ".loader",
     "RestartRequired": ".errors",
     "endpoint": ".functions",

@@ -1,66 +1,89 @@
-"""The root ASGI app: one :class:`Gateway` owns the configuration, the route table, the
-plugin registry, the shared WSGI thread pool and the admin API, and dispatches each request.
+"""The root ASGI app: one :class:`Gateway` puts the parts together (configuration, route
+table, registry, shared WSGI pool, watcher, admin API) and dispatches each request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .admin import build_admin_app
-from .config import Config
+from .config import DATA_DIR_NAME, Config
+from .events import HookEvents
 from .extensions import build_plugin_manager
-from .registry import PluginInfo, Registry
+from .loader import LoadServices
+from .plugin import DISABLED, FAILED, SERVING, PluginInfo
+from .registry import Registry, RegistrySettings
 from .routing import PrefixTable
 from .types import Receive, Scope, Send
 from .watcher import PluginWatcher
 
 logger = logging.getLogger(__name__)
 
-_NOT_FOUND_BODY = b'{"detail":"Not Found"}'
-_NOT_FOUND_START = {
-    "type": "http.response.start",
-    "status": 404,
-    "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(_NOT_FOUND_BODY)).encode()),
-    ],
-}
+
+def _json_response(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Any, Any]:
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+_NOT_FOUND = _json_response(404, b'{"detail":"Not Found"}')
+#: before the first scan is done a path may belong to a plugin not loaded yet: never a 404
+_STARTING = _json_response(
+    503, b'{"detail":"starting: plugins are still loading"}', (b"retry-after", b"1")
+)
 
 
 class Gateway:
-    """The gateway: an ASGI app serving every plugin of ``config.plugins.dir``."""
+    """The gateway: an ASGI app serving every plugin of ``config.plugins.dir``.
 
-    def __init__(
-        self, config: Config, *, cwd: Path | None = None, token: str | None = None
-    ) -> None:
+    ``config.admin.token`` protects the admin API; without one, its protected endpoints
+    refuse every request (``gateway run`` generates a token, see :mod:`gateway.admin.token`).
+    """
+
+    def __init__(self, config: Config, *, cwd: Path | None = None) -> None:
         self.config = config
         self.cwd = (cwd or Path.cwd()).resolve()
         self.plugins_dir = (self.cwd / config.plugins.dir).resolve()
-        #: process-wide runtimes of the framework kinds (Django's), keyed by kind
-        self.runtimes: dict[str, Any] = {}
-        self.plugin_manager, self.extension_errors = build_plugin_manager(config.extensions)
+        self.data_dir = self.cwd / DATA_DIR_NAME
+        self.plugin_manager, _ = build_plugin_manager(config.extensions)
         #: every WSGI plugin and every sync function runs on this one bounded pool
         self.executor = ThreadPoolExecutor(
             max_workers=config.wsgi.threads, thread_name_prefix="gateway-wsgi"
         )
         self.routes = PrefixTable()
-        self.registry = Registry(self)
-        #: the admin token: configured, handed down by the CLI, or generated here
-        self.token = config.admin.token or token or secrets.token_urlsafe(24)
-        self.token_generated = not (config.admin.token or token)
+        self.events = HookEvents(self.plugin_manager.hook, self)
+        self.registry = Registry(
+            RegistrySettings.from_config(config, self.plugins_dir),
+            self.routes,
+            self.plugin_manager.hook,
+            LoadServices(self.executor, config, self.data_dir),
+            self.events,
+        )
         self.ready = False
         self._admin_prefix = config.admin.prefix
-        self._admin = build_admin_app(self)
+        self._admin = build_admin_app(
+            self.registry, token=config.admin.token, is_ready=lambda: self.ready
+        )
         self._background: set[asyncio.Task[Any]] = set()
         self.watcher: PluginWatcher | None = None
 
     def __repr__(self) -> str:
         return f"Gateway(plugins_dir={str(self.plugins_dir)!r}, {self.registry!r})"
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin, as the admin API shows them."""
+        return self.registry.infos()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -83,14 +106,15 @@ class Gateway:
             finally:
                 mounted.leave()
         elif scope["type"] == "http":
-            await send(_NOT_FOUND_START)
-            await send({"type": "http.response.body", "body": _NOT_FOUND_BODY})
+            start, body = _NOT_FOUND if self.ready else _STARTING
+            await send(start)
+            await send(body)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1000})
+            await send({"type": "websocket.close", "code": 1000 if self.ready else 1013})
 
     async def startup(self) -> None:
-        """Start serving: process-wide runtimes, then the first scan in the background."""
-        await self.startup_runtime()
+        """Start serving: the extensions' start-up, then the first scan in the background."""
+        self.events.started()
         if self.config.plugins.watch:
             # Watch before the first scan, so a change made while it runs is not missed.
             self.watcher = PluginWatcher(
@@ -102,10 +126,6 @@ class Gateway:
             self.watcher.start()
         self._spawn(self._first_scan())
 
-    async def startup_runtime(self) -> None:
-        """Let the kinds and extensions set up what they share (``gateway_started``)."""
-        self.notify("gateway_started", gateway=self)
-
     async def shutdown(self) -> None:
         """Unload every plugin (draining and shutting each down), then free the pool."""
         if self.watcher is not None:
@@ -114,28 +134,18 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.registry.close()
-        self.notify("gateway_stopped", gateway=self)
+        self.events.stopped()
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-    def notify(self, hook_name: str, plugin: PluginInfo | None = None, **kwargs: Any) -> None:
-        """Call a lifecycle hook; an extension failing in it is logged, never raised."""
-        if plugin is not None:
-            kwargs["plugin"] = plugin
-            kwargs["gateway"] = self
-        try:
-            getattr(self.plugin_manager.hook, hook_name)(**kwargs)
-        except Exception:
-            logger.exception("an extension failed in %s", hook_name)
 
     async def _first_scan(self) -> None:
         await self.registry.scan()
         self.ready = True
         infos = self.registry.infos()
         logger.info(
-            "ready: %d plugin(s) active, %d failed, %d disabled, in %s",
-            sum(i.status == "active" for i in infos),
-            sum(i.status == "failed" for i in infos),
-            sum(i.status == "disabled" for i in infos),
+            "ready: %d plugin(s) serving, %d failed, %d disabled, in %s",
+            sum(i.status in SERVING for i in infos),
+            sum(i.status == FAILED for i in infos),
+            sum(i.status == DISABLED for i in infos),
             self.plugins_dir,
         )
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .app import Gateway
 from .config import Config
-from .errors import PluginError
+from .errors import ManifestError, PluginError
 from .manifest import read_manifest
-from .registry import ACTIVE, DISABLED
+from .plugin import ACTIVE, DISABLED
 
 
 @dataclass
@@ -45,7 +45,7 @@ def check_plugin(folder: Path, config: Config) -> CheckResult:
     """Load ``folder`` (lifespan included), describe it, shut it down again."""
     folder = folder.resolve()
     if not folder.is_dir():
-        raise PluginError("not a folder", plugin=folder.name, file=folder, kind="ManifestError")
+        raise ManifestError("not a folder", plugin=folder.name, file=folder)
     config = config.model_copy(
         update={"plugins": config.plugins.model_copy(update={"dir": folder.parent})}
     )
@@ -63,7 +63,7 @@ async def _migrate_all(config: Config) -> list[CheckResult]:
         name for name in gateway.registry.folder_names() if _is_django(gateway.plugins_dir / name)
     ]
     try:
-        await gateway.startup_runtime()
+        gateway.events.started()
         return [await _load_and_describe(gateway, name) for name in names]
     finally:
         await gateway.shutdown()
@@ -82,7 +82,7 @@ def _is_django(folder: Path) -> bool:
 async def _check(name: str, config: Config) -> CheckResult:
     gateway = Gateway(config)
     try:
-        await gateway.startup_runtime()
+        gateway.events.started()
         return await _load_and_describe(gateway, name)
     finally:
         await gateway.shutdown()
@@ -90,17 +90,9 @@ async def _check(name: str, config: Config) -> CheckResult:
 
 async def _load_and_describe(gateway: Gateway, name: str) -> CheckResult:
     info = await gateway.registry.load(name)
-    routes: list[str] = []
-    state = gateway.registry.plugins.get(name)
-    if state is not None and state.current is not None:
-        try:
-            routes = (
-                gateway.plugin_manager.hook.gateway_describe_routes(
-                    app=state.current.app, framework=state.current.framework
-                )
-                or []
-            )
-        except Exception as exc:  # an extension's bug must not hide that the plugin loads
-            routes = [f"? (listing the routes failed: {type(exc).__name__}: {exc})"]
+    try:
+        routes = gateway.registry.describe_routes(name)
+    except Exception as exc:  # an extension's bug must not hide that the plugin loads
+        routes = [f"? (listing the routes failed: {type(exc).__name__}: {exc})"]
     error = info.error["message"] if info.error else None
     return CheckResult(name, info.framework, info.prefix, info.status, routes, error)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import Config, load_config
+from .config import DATA_DIR_NAME, load_config
 from .errors import ConfigError, GatewayError
 
 logger = logging.getLogger("gateway")
@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .admin.token import ensure_token
     from .server import serve
 
     config = load_config(
@@ -117,32 +118,9 @@ def _run(args: argparse.Namespace) -> int:
             f"plugins.dir: {str(config.plugins.dir)!r} is not a folder (looked for {plugins_dir})",
             key="plugins.dir",
         )
-    config = _with_token(config)
+    config = ensure_token(config, cwd / DATA_DIR_NAME)
     serve(config, cwd=cwd)
     return 0
-
-
-def _with_token(config: Config) -> Config:
-    """Generate the admin token when none is configured and print it once (as Jupyter does).
-
-    It goes to the terminal, not to the log, so it does not end up in log files; it is
-    printed exactly once (the usage example refers to it rather than repeating it).
-    """
-    if config.admin.token:
-        return config
-    import secrets
-
-    token = secrets.token_urlsafe(24)
-    print(
-        f"\n    Admin API token (generated; set admin.token or GATEWAY_ADMIN_TOKEN to fix it):\n"
-        f"        {token}\n"
-        "    e.g. curl -H 'Authorization: Bearer <the token above>' "
-        f"http://{config.server.host}:{config.server.port}{config.admin.prefix}/plugins\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    admin = config.admin.model_copy(update={"token": token})
-    return config.model_copy(update={"admin": admin})
 
 
 def _check(args: argparse.Namespace) -> int:

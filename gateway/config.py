@@ -20,7 +20,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,19 +31,44 @@ from .errors import ConfigError
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 
+#: the gateway's data folder, under its working directory: Django's database and secret key,
+#: the generated admin token, cached bytecode, plugins' own folders (``data/plugins/<name>``)
+DATA_DIR_NAME = "data"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServerConfig(_Model):
-    """Where uvicorn listens, how many worker processes it runs, whether it logs requests."""
+    """Where uvicorn listens, how many worker processes it runs, how it logs."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
     #: one log line per request, as uvicorn does by default (``--no-access-log`` turns it off)
     access_log: bool = True
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    #: whose ``X-Forwarded-*`` headers are trusted (uvicorn's ``--forwarded-allow-ips``)
+    forwarded_allow_ips: str = "127.0.0.1"
+    #: a plugin holding the event loop this long is reported (section 13)
+    loop_stall_ms: int = Field(default=500, ge=1)
+
+
+class LimitsConfig(_Model):
+    """Per-request limits; the defaults of every plugin (a manifest's ``limits:`` overrides)."""
+
+    #: one header line (name and value); longer -> 431
+    max_header_bytes: int = Field(default=8190, ge=256)
+    #: header fields in one request; more -> 431
+    max_headers: int = Field(default=100, ge=1)
+    #: request body; larger -> 413
+    max_body_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
+    #: past it the client gets 504 (null: no timeout)
+    request_timeout_s: float | None = Field(default=None, gt=0)
+    #: requests of one plugin at once; past it they queue, and past 10x that, 503
+    max_concurrency: int | None = Field(default=None, ge=1)
 
 
 class PluginsConfig(_Model):
@@ -55,12 +80,31 @@ class PluginsConfig(_Model):
     poll: bool = False
     settle_ms: int = Field(default=150, ge=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    #: one plugin's load (import and lifespan startup); past it, the load fails (LoadTimeout)
+    load_timeout_s: float = Field(default=60.0, gt=0)
+    #: where plugins run unless their manifest says: in the gateway's process, or their own
+    isolation: Literal["none", "process"] = "none"
 
 
 class WSGIConfig(_Model):
     """The one thread pool shared by every WSGI plugin."""
 
     threads: int = Field(default=32, ge=1)
+    #: most pool threads one WSGI plugin may hold at once (null: half of ``threads``)
+    per_plugin_threads: int | None = Field(default=None, ge=1)
+
+    @property
+    def plugin_share(self) -> int:
+        """The threads one WSGI plugin may hold at once."""
+        if self.per_plugin_threads is not None:
+            return min(self.per_plugin_threads, self.threads)
+        return max(1, self.threads // 2)
+
+
+class MetricsConfig(_Model):
+    """Prometheus metrics at ``<admin prefix>/metrics``."""
+
+    enabled: bool = True
 
 
 class AdminConfig(_Model):
@@ -95,9 +139,11 @@ class Config(_Model):
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     wsgi: WSGIConfig = Field(default_factory=WSGIConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
     django: DjangoConfig = Field(default_factory=DjangoConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     #: module names of gateway extensions (pluggy plugins)
     extensions: list[str] = Field(default_factory=list)
 
@@ -281,10 +327,12 @@ def _expected(error: ErrorDetails, info: FieldInfo | None) -> str:
     if isinstance(ann, types.UnionType):  # the models only use `X | None`
         ann, nullable = typing.get_args(ann)[0], " or null"
     base = typing.get_origin(ann) or ann
+    if base is Literal:
+        return " or ".join(repr(choice) for choice in typing.get_args(ann)) + nullable
     kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     kinds |= {Path: "a path", list: "a list of strings", dict: "a mapping"}
     what = kinds.get(base, str(base))
-    names = ("ge", "le", "min_length")
+    names = ("ge", "gt", "le", "min_length")
     bounds = {n: getattr(c, n) for c in info.metadata for n in names if hasattr(c, n)}
     if "min_length" in bounds:
         what = "a non-empty " + what.removeprefix("a ")
@@ -292,4 +340,6 @@ def _expected(error: ErrorDetails, info: FieldInfo | None) -> str:
         what += f" between {bounds['ge']} and {bounds['le']}"
     elif "ge" in bounds:
         what += f" >= {bounds['ge']}"
+    elif "gt" in bounds:
+        what += f" > {bounds['gt']}"
     return what + nullable

@@ -13,12 +13,15 @@ import importlib
 import logging
 from collections.abc import Callable, Iterable
 from importlib import metadata
+from typing import cast
 
 import pluggy
 
 from . import hookspecs
 from .errors import ExtensionError
 from .kinds import BUILTIN_KINDS
+from .plugin import PluginInfo
+from .types import ASGIApp
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +105,18 @@ def _check_frameworks(plugin: object) -> None:
     names = impl()
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         raise ValueError(f"it must return a list of framework names, got {names!r}")
+
+
+def wrap_app(hooks: pluggy.HookRelay, app: ASGIApp, plugin: PluginInfo) -> ASGIApp:
+    """``app`` wrapped by every ``gateway_wrap_app`` implementation, chained.
+
+    pluggy calls a hook's implementations and collects their results; wrapping needs each one
+    to receive the previous one's result, so the implementations are called one by one, in
+    pluggy's own call order (``tryfirst`` first, ``trylast`` last, else newest first). An
+    extension that fails here fails the plugin's load like a kind would.
+    """
+    for impl in reversed(hooks.gateway_wrap_app.get_hookimpls()):
+        wrapped = cast("ASGIApp | None", impl.function(app=app, plugin=plugin))
+        if wrapped is not None:
+            app = wrapped
+    return app

@@ -15,25 +15,42 @@ A plugin folder is turned into something mountable in three steps, each a hook:
 
 Errors a hook raises should be :class:`gateway.PluginError`; anything else is reported as the
 plugin's error too, with its type, and never stops the gateway.
+
+Then ``gateway_wrap_app`` may wrap the adapted app in middleware before it is mounted, and
+the lifecycle hooks tell extensions what happened.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .config import Config
     from .loader import PluginSource
-    from .registry import PluginInfo
+    from .plugin import PluginInfo
     from .types import ASGIApp
 
 PROJECT = "gateway"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class GatewayView(Protocol):
+    """What the lifecycle hooks' ``gateway`` argument offers an extension."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def plugins_dir(self) -> Path: ...
+    @property
+    def data_dir(self) -> Path: ...
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin of the gateway, as the admin API shows them."""
+        ...
 
 
 @hookspec
@@ -78,8 +95,22 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     """Return the ASGI application to mount for ``app``, or ``None`` if not yours.
 
     This is where a WSGI app is wrapped (on the gateway's shared thread pool,
-    ``source.gateway.executor``) and where an object that is not an app of the declared
-    framework is refused with a :class:`gateway.PluginError`.
+    ``source.executor``) and where an object that is not an app of the declared framework is
+    refused with a :class:`gateway.PluginError`.
+    """
+
+
+@hookspec
+def gateway_wrap_app(app: ASGIApp, plugin: PluginInfo) -> ASGIApp | None:
+    """Wrap the ASGI app a plugin version is mounted with in middleware, or return ``None``
+    to leave it as it is.
+
+    Called once per loaded version (not per request), before it takes traffic; ``plugin``
+    describes that version (its ``name``, ``generation``, ``framework``). Each extension's
+    result is handed to the next as ``app``: the implementation pluggy calls first wraps
+    innermost. Mark an implementation ``trylast=True`` to wrap outermost, as the gateway's own
+    request instrumentation (request ids, metrics, access log) does. Authentication, CORS and
+    rate limits fit here, for every plugin or the ones an extension picks by name.
     """
 
 
@@ -90,28 +121,28 @@ def gateway_describe_routes(app: object, framework: str) -> list[str] | None:
 
 
 @hookspec
-def gateway_started(gateway: Gateway) -> None:
+def gateway_started(gateway: GatewayView) -> None:
     """The gateway has started, before the first scan of the plugins folder.
 
-    A kind that needs a process-wide runtime (Django's settings) sets it up here.
+    An extension that needs something for the gateway's whole life sets it up here.
     """
 
 
 @hookspec
-def gateway_stopped(gateway: Gateway) -> None:
+def gateway_stopped(gateway: GatewayView) -> None:
     """The gateway is stopping: every plugin has been unloaded."""
 
 
 @hookspec
-def gateway_plugin_loaded(plugin: PluginInfo, gateway: Gateway) -> None:
+def gateway_plugin_loaded(plugin: PluginInfo, gateway: GatewayView) -> None:
     """A version of a plugin was loaded and now takes traffic (``plugin.generation``)."""
 
 
 @hookspec
-def gateway_plugin_failed(plugin: PluginInfo, gateway: Gateway) -> None:
+def gateway_plugin_failed(plugin: PluginInfo, gateway: GatewayView) -> None:
     """Loading a plugin failed (``plugin.error``); an older version may still serve."""
 
 
 @hookspec
-def gateway_plugin_unloaded(plugin: PluginInfo, gateway: Gateway) -> None:
+def gateway_plugin_unloaded(plugin: PluginInfo, gateway: GatewayView) -> None:
     """A plugin was removed or disabled, drained and shut down."""

@@ -2,27 +2,62 @@
 import in its own namespace, adapt.
 
 This module does the synchronous part of a load (it runs off the event loop); starting the
-app's lifespan and swapping it into the route table is the registry's job.
+app's lifespan and swapping it into the route table is the registry's job. The framework
+kinds see a load through :class:`PluginSource`: the plugin's folder, manifest and namespace,
+and the few :class:`LoadServices` the gateway lends them, never the gateway itself.
 """
 
 from __future__ import annotations
 
+import logging
 import traceback
 import types
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import GatewayError, PluginError
+from pluggy import HookRelay
+
+from .config import Config
+from .errors import (
+    AppNotFound,
+    GatewayError,
+    ManifestError,
+    NotAnApp,
+    PluginCodeError,
+    PluginExit,
+    PluginImportError,
+    PluginSyntaxError,
+)
 from .manifest import Manifest
 from .namespace import Namespace
 from .requirements import check_requirements
 
 if TYPE_CHECKING:
-    from .app import Gateway
     from .types import ASGIApp
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_APP = "app:app"
+
+
+@dataclass(frozen=True)
+class LoadServices:
+    """What the gateway lends every load: the same for all plugins of one gateway."""
+
+    #: the one bounded pool every WSGI plugin and sync function runs on
+    executor: Executor
+    #: the configuration (the Django kind reads ``django``, the WSGI kind ``server.workers``)
+    config: Config
+    #: the gateway's data folder (Django's database and secret key, plugins' instance folders)
+    data_dir: Path
+
+    @property
+    def multiprocess(self) -> bool:
+        """Whether the same plugin is served by several worker processes."""
+        return self.config.server.workers > 1
 
 
 @dataclass
@@ -33,13 +68,31 @@ class PluginSource:
     folder: Path
     manifest: Manifest
     namespace: Namespace
-    gateway: Gateway
-    #: set by a kind that needs to keep something per version (e.g. Django's URLconf)
-    extras: dict[str, object] = field(default_factory=dict)
+    services: LoadServices
+    _on_release: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def app_ref(self) -> str:
         return self.manifest.app or DEFAULT_APP
+
+    @property
+    def executor(self) -> Executor:
+        return self.services.executor
+
+    def on_release(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this version is released: drained and shut down after being
+        replaced or removed. A kind that registered something process-wide for the version
+        (Django's app registry) takes it back here."""
+        self._on_release.append(callback)
+
+    def release(self) -> None:
+        """Run the release callbacks (the registry does, once); a failing one is logged."""
+        callbacks, self._on_release = self._on_release, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("plugin %s: a release callback failed", self.name)
 
     def import_module(self, module: str) -> types.ModuleType:
         """Import ``module`` (relative to the plugin folder) in this version's namespace."""
@@ -49,27 +102,25 @@ class PluginSource:
             raise
         except SyntaxError as exc:
             line = f" at line {exc.lineno}" if exc.lineno else ""
-            raise PluginError(
+            raise PluginSyntaxError(
                 f"syntax error{line}: {exc.msg}",
                 plugin=self.name,
-                file=exc.filename or self._file_of(module),
-                kind="SyntaxError",
+                file=exc.filename or self.file_of(module),
             ) from None
         except ModuleNotFoundError as exc:
             raise self._not_found(module, exc) from None
         except SystemExit as exc:
-            raise PluginError(
+            raise PluginExit(
                 f"called sys.exit({exc.code!r}) while being imported",
                 plugin=self.name,
                 file=self._failing_file(exc, module),
-                kind="SystemExit",
             ) from None
         except Exception as exc:
-            raise PluginError(
+            raise PluginCodeError(
+                type(exc).__name__,
                 f"{type(exc).__name__} while importing {module!r}: {self._readable(str(exc))}",
                 plugin=self.name,
                 file=self._failing_file(exc, module),
-                kind=type(exc).__name__,
             ) from exc
 
     def import_object(self, ref: str | None = None) -> object:
@@ -83,12 +134,11 @@ class PluginSource:
             try:
                 obj = getattr(obj, attr)
             except AttributeError:
-                raise PluginError(
+                raise AppNotFound(
                     f"attribute {attrs!r} not found in module {module_name!r} "
                     f"(looked for {ref!r}; set 'app: module:attribute' in plugin.yaml)",
                     plugin=self.name,
-                    file=self._file_of(module_name),
-                    kind="AttributeError",
+                    file=self.file_of(module_name),
                 ) from None
         return obj
 
@@ -99,43 +149,41 @@ class PluginSource:
         message = message.replace(f"'{package}' (unknown location)", "the plugin folder")
         return message.replace(f"{package}.", "").replace(f"'{package}'", "the plugin package")
 
-    def _file_of(self, module: str) -> Path:
+    def file_of(self, module: str) -> Path:
+        """The file of ``module`` (dotted, relative to the plugin folder)."""
         base = self.folder.joinpath(*module.split("."))
         return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
 
     def _failing_file(self, exc: BaseException, module: str) -> str:
         """The innermost traceback frame inside the plugin folder, as ``file:line``."""
-        where = str(self._file_of(module))
+        where = str(self.file_of(module))
         folder = str(self.folder)
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
             if frame.f_code.co_filename.startswith(folder):
                 where = f"{frame.f_code.co_filename}:{lineno}"
         return where
 
-    def _not_found(self, module: str, exc: ModuleNotFoundError) -> PluginError:
+    def _not_found(self, module: str, exc: ModuleNotFoundError) -> PluginImportError:
         missing = exc.name or ""
         if missing.startswith(self.namespace.package):
             relative = self.namespace.relative_name(missing)
-            return PluginError(
+            return PluginImportError(
                 f"module {relative!r} not found in the plugin folder",
                 plugin=self.name,
-                file=self._file_of(relative),
-                kind="ImportError",
+                file=self.file_of(relative),
             )
         top = missing.split(".")[0]
         if (self.folder / f"{top}.py").is_file() or (self.folder / top).is_dir():
-            return PluginError(
+            return PluginImportError(
                 f"'import {top}' looks for a top-level module, but {top!r} is part of this plugin",
                 plugin=self.name,
                 file=self._failing_file(exc, module),
-                kind="ImportError",
                 hint=f"use a relative import: 'from . import {top}' or 'from .{top} import ...'",
             )
-        return PluginError(
+        return PluginImportError(
             f"No module named {missing!r}",
             plugin=self.name,
             file=self._failing_file(exc, module),
-            kind="ImportError",
             hint="add it to requirements.txt and install it in the gateway's environment",
         )
 
@@ -150,39 +198,50 @@ class LoadedApp:
     source: PluginSource
 
 
-def load_app(source: PluginSource) -> LoadedApp:
-    """Run the synchronous load steps for ``source``; raise :class:`PluginError` on failure.
+def load_app(source: PluginSource, hook: HookRelay) -> LoadedApp:
+    """Run the synchronous load steps for ``source`` with the kinds of ``hook`` (a pluggy
+    hook relay); raise a :class:`~gateway.errors.PluginError` on failure.
 
     The caller releases ``source.namespace`` if this raises.
     """
-    hook = source.gateway.plugin_manager.hook
     name, folder, manifest = source.name, source.folder, source.manifest
     check_requirements(folder, name)
     known = sorted({f for names in hook.gateway_frameworks() for f in names})
     framework = manifest.framework
     if framework is not None and framework not in known:
-        raise PluginError(
+        raise ManifestError(
             f"unknown framework {framework!r} (known: {', '.join(known)})",
             plugin=name,
             file=manifest.file,
-            kind="ManifestError",
         )
     _create_namespace(source)
     if framework is None:
-        framework = _recognise(source)
+        framework = _recognise(source, hook)
     app = hook.gateway_load_app(source=source, framework=framework)
     if app is None:
-        raise PluginError(
-            f"no installed kind can load framework {framework!r}", plugin=name, kind="ManifestError"
-        )
+        raise ManifestError(f"no installed kind can load framework {framework!r}", plugin=name)
     asgi_app = hook.gateway_adapt_app(app=app, framework=framework, source=source)
     if asgi_app is None:
-        raise PluginError(
-            f"no installed kind can mount framework {framework!r}",
-            plugin=name,
-            kind="ManifestError",
-        )
+        raise ManifestError(f"no installed kind can mount framework {framework!r}", plugin=name)
     return LoadedApp(framework=framework, asgi_app=asgi_app, app=app, source=source)
+
+
+def load_guarded(source: PluginSource, hook: HookRelay) -> LoadedApp:
+    """:func:`load_app`, with anything a plugin or an extension throws turned into a
+    :class:`PluginError`.
+
+    It runs in a worker thread: a ``SystemExit`` escaping from there would reach the event
+    loop, so it is caught here too.
+    """
+    try:
+        return load_app(source, hook)
+    except GatewayError:
+        raise
+    except (Exception, SystemExit) as exc:
+        logger.error("plugin %s: unexpected error while loading", source.name, exc_info=True)
+        raise PluginCodeError(
+            type(exc).__name__, f"{type(exc).__name__}: {exc}", plugin=source.name
+        ) from None
 
 
 def _create_namespace(source: PluginSource) -> None:
@@ -192,26 +251,24 @@ def _create_namespace(source: PluginSource) -> None:
     except GatewayError:
         raise
     except SyntaxError as exc:
-        raise PluginError(
+        raise PluginSyntaxError(
             f"syntax error at line {exc.lineno}: {exc.msg}",
             plugin=source.name,
             file=exc.filename,
-            kind="SyntaxError",
         ) from None
     except (Exception, SystemExit) as exc:
-        raise PluginError(
+        raise PluginCodeError(
+            type(exc).__name__,
             f"{type(exc).__name__} while importing the package: {exc}",
             plugin=source.name,
             file=source.folder / "__init__.py",
-            kind=type(exc).__name__,
         ) from None
 
 
-def _recognise(source: PluginSource) -> str:
+def _recognise(source: PluginSource, hook: HookRelay) -> str:
     """Name the framework of a plugin whose manifest names none."""
-    hook = source.gateway.plugin_manager.hook
     module_name = source.app_ref.partition(":")[0]
-    if source.manifest.app or source._file_of(module_name).is_file():
+    if source.manifest.app or source.file_of(module_name).is_file():
         app: object
         if source.manifest.app:
             app = source.import_object()
@@ -223,27 +280,24 @@ def _recognise(source: PluginSource) -> str:
         if framework is not None:
             return str(framework)
         if isinstance(app, types.ModuleType):
-            raise PluginError(
+            raise AppNotFound(
                 f"attribute 'app' not found in module {module_name!r}, and it defines no "
                 "@endpoint functions (define 'app', or set 'app: module:attribute' in plugin.yaml)",
                 plugin=source.name,
-                file=source._file_of(module_name),
-                kind="AttributeError",
+                file=source.file_of(module_name),
             )
-        raise PluginError(
+        raise NotAnApp(
             f"{source.app_ref!r} is a {type(app).__name__!r}, which is not an ASGI or WSGI "
             "application (expected e.g. a FastAPI, Starlette or Flask instance)",
             plugin=source.name,
-            file=source._file_of(module_name),
-            kind="NotAnApp",
+            file=source.file_of(module_name),
         )
     framework = hook.gateway_recognise_folder(folder=source.folder)
     if framework is None:
-        raise PluginError(
+        raise ManifestError(
             "cannot tell what this plugin is: no 'framework' in plugin.yaml, no app.py "
             "defining 'app', no urls.py",
             plugin=source.name,
             file=source.folder,
-            kind="ManifestError",
         )
     return str(framework)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import PluginError
+from .config import LimitsConfig
+from .errors import ManifestError
 
 MANIFEST_FILE = "plugin.yaml"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+#: longer folder names are refused (file systems stop at 255 bytes; URLs should stop sooner)
+MAX_NAME_LENGTH = 128
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+\Z")
 
 
@@ -22,14 +25,19 @@ def is_candidate(name: str) -> bool:
     return not name.startswith((".", "_"))
 
 
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` can be a plugin's: ``[a-z0-9][a-z0-9_-]*``, at most 128 characters."""
+    return len(name) <= MAX_NAME_LENGTH and NAME_PATTERN.match(name) is not None
+
+
 def validate_name(name: str) -> None:
-    """Refuse a plugin folder name that does not match ``[a-z0-9][a-z0-9_-]*``."""
-    if not NAME_PATTERN.match(name):
-        raise PluginError(
-            f"invalid plugin name {name!r}: expected lower-case letters, digits, '_' and '-', "
-            "starting with a letter or digit",
-            plugin=name,
-            kind="ManifestError",
+    """Refuse a plugin folder name that :func:`is_valid_name` refuses."""
+    if not is_valid_name(name):
+        raise ManifestError(
+            f"invalid plugin name {name[:MAX_NAME_LENGTH]!r}: expected at most "
+            f"{MAX_NAME_LENGTH} lower-case letters, digits, '_' and '-', starting with a "
+            "letter or digit",
+            plugin=name[:MAX_NAME_LENGTH],
         )
 
 
@@ -59,6 +67,34 @@ class _ManifestModel(BaseModel):
     app: str | None = None
     prefix: str | None = None
     enabled: bool = True
+    #: overrides of config ``limits:`` for this plugin (only the keys given)
+    limits: dict[str, Any] = Field(default_factory=dict)
+    #: none: in the gateway's process; process: worker processes of its own (section 14)
+    isolation: Literal["none", "process"] | None = None
+    processes: int | None = Field(default=None, ge=1, le=64)
+    venv: bool | None = None
+    env: dict[str, str] | None = None
+    memory_mb: int | None = Field(default=None, ge=16)
+    max_requests: int | None = Field(default=None, ge=1)
+
+    @field_validator("limits")
+    @classmethod
+    def _check_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(LimitsConfig.model_fields))
+        if unknown:
+            known = ", ".join(LimitsConfig.model_fields)
+            raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (known: {known})")
+        checked = LimitsConfig.model_validate(value)
+        return {key: getattr(checked, key) for key in value}
+
+    @model_validator(mode="after")
+    def _process_only(self) -> _ManifestModel:
+        given = [key for key in PROCESS_ONLY_KEYS if getattr(self, key) is not None]
+        if given and self.isolation == "none":
+            raise ValueError(
+                f"{', '.join(given)}: only with 'isolation: process' (this plugin says 'none')"
+            )
+        return self
 
     @field_validator("prefix")
     @classmethod
@@ -79,15 +115,26 @@ class _ManifestModel(BaseModel):
         return value
 
 
+#: the keys that only mean something for a plugin in a process of its own
+PROCESS_ONLY_KEYS = ("processes", "venv", "env", "memory_mb", "max_requests")
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """What ``plugin.yaml`` says, with defaults filled in."""
+    """What ``plugin.yaml`` says, with defaults filled in (``None``: the configuration's)."""
 
     framework: str | None
     app: str | None
     prefix: str
     enabled: bool
     file: Path | None
+    limits: dict[str, Any] = field(default_factory=dict)
+    isolation: str | None = None
+    processes: int = 1
+    venv: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    memory_mb: int | None = None
+    max_requests: int | None = None
 
 
 def read_manifest(folder: Path, name: str) -> Manifest:
@@ -100,23 +147,17 @@ def read_manifest(folder: Path, name: str) -> Manifest:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark is not None else ""
-            raise PluginError(
-                f"invalid YAML{line}: {getattr(exc, 'problem', exc)}",
-                plugin=name,
-                file=file,
-                kind="ManifestError",
+            raise ManifestError(
+                f"invalid YAML{line}: {getattr(exc, 'problem', exc)}", plugin=name, file=file
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise PluginError(
-                f"cannot read manifest: {exc}", plugin=name, file=file, kind="ManifestError"
-            ) from None
+            raise ManifestError(f"cannot read manifest: {exc}", plugin=name, file=file) from None
         if not isinstance(data, dict):
-            raise PluginError(
-                f"expected a mapping of keys (framework, app, prefix, enabled), "
+            raise ManifestError(
+                f"expected a mapping of keys ({', '.join(_ManifestModel.model_fields)}), "
                 f"got {type(data).__name__}",
                 plugin=name,
                 file=file,
-                kind="ManifestError",
             )
     try:
         model = _ManifestModel.model_validate(data)
@@ -128,16 +169,23 @@ def read_manifest(folder: Path, name: str) -> Manifest:
                 problems.append(
                     f"unknown key {key!r} (known: {', '.join(_ManifestModel.model_fields)})"
                 )
+            elif not key:  # a rule spanning several keys: its message names them
+                problems.append(err["msg"].removeprefix("Value error, "))
             else:
                 msg = err["msg"].removeprefix("Value error, ")
                 problems.append(f"{key}: {msg} (got {err['input']!r})")
-        raise PluginError(
-            "; ".join(problems), plugin=name, file=file, kind="ManifestError"
-        ) from None
+        raise ManifestError("; ".join(problems), plugin=name, file=file) from None
     return Manifest(
         framework=model.framework,
         app=model.app,
         prefix=model.prefix or f"/{name}",
         enabled=model.enabled,
         file=file if file.is_file() else None,
+        limits=model.limits,
+        isolation=model.isolation,
+        processes=model.processes or 1,
+        venv=bool(model.venv),
+        env=dict(model.env or {}),
+        memory_mb=model.memory_mb,
+        max_requests=model.max_requests,
     )

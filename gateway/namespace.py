@@ -15,10 +15,32 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 PACKAGE_PREFIX = "gateway_plugin_"
+#: set on each version's package: the plugin's own folder in the gateway's data folder, where
+#: frameworks may write (Flask's ``instance/``, see :mod:`gateway.compat`)
+DATA_ATTRIBUTE = "__gateway_data__"
+
+
+def fresh_package_name(plugin: str, counter: Iterator[int]) -> str:
+    """``gateway_plugin_<name>_<n>``, a package name no module in the process has.
+
+    ``sys.modules`` is shared by every gateway in the process, not only by one registry's
+    plugins, so a name is checked there rather than trusted from ``counter`` alone.
+    """
+    base = f"{PACKAGE_PREFIX}{plugin.replace('-', '_')}_"
+    while (candidate := f"{base}{next(counter)}") in sys.modules:
+        pass
+    return candidate
+
+
+def plugin_data_folder(package: str) -> Path | None:
+    """The data folder of the plugin a module (dotted name) belongs to, if it is a plugin's."""
+    module = sys.modules.get(package.partition(".")[0])
+    folder = getattr(module, DATA_ATTRIBUTE, None)
+    return Path(folder) if folder is not None else None
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
@@ -79,9 +101,10 @@ def install_finder() -> None:
 class Namespace:
     """The synthetic package one version of one plugin is imported into."""
 
-    def __init__(self, folder: Path, package: str) -> None:
+    def __init__(self, folder: Path, package: str, data_folder: Path | None = None) -> None:
         self.folder = folder
         self.package = package
+        self.data_folder = data_folder
         self.module: types.ModuleType | None = None
 
     def __repr__(self) -> str:
@@ -99,17 +122,21 @@ class Namespace:
             )
             assert spec is not None
             module = importlib.util.module_from_spec(spec)
-            sys.modules[self.package] = module
-            self.module = module
+            self._register(module)
             loader.exec_module(module)
         else:
             spec = importlib.machinery.ModuleSpec(self.package, None, is_package=True)
             spec.submodule_search_locations = locations
             module = importlib.util.module_from_spec(spec)
             module.__path__ = locations
-            sys.modules[self.package] = module
-            self.module = module
+            self._register(module)
         return module
+
+    def _register(self, module: types.ModuleType) -> None:
+        if self.data_folder is not None:
+            setattr(module, DATA_ATTRIBUTE, str(self.data_folder))
+        sys.modules[self.package] = module
+        self.module = module
 
     def import_module(self, name: str) -> types.ModuleType:
         """Import ``name`` (dotted, relative to the plugin folder) inside this namespace."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .errors import PluginError
+from .errors import RequirementError
 
 REQUIREMENTS_FILE = "requirements.txt"
 #: pip's rule: a comment starts at a "#" at the start of a line or after whitespace
@@ -25,8 +25,8 @@ def unmet_requirements(file: Path, plugin: str) -> list[str]:
         # utf-8-sig: a BOM (as Windows editors write) is not part of the first requirement.
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PluginError(
-            f"cannot read requirements: {exc}", plugin=plugin, file=file, kind="RequirementError"
+        raise RequirementError(
+            f"cannot read requirements: {exc}", plugin=plugin, file=file
         ) from None
     unmet: list[str] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -38,11 +38,10 @@ def unmet_requirements(file: Path, plugin: str) -> list[str]:
                 raise InvalidRequirement("pip options are not supported")
             req = Requirement(line)
         except InvalidRequirement as exc:
-            raise PluginError(
+            raise RequirementError(
                 f"line {number}: cannot check requirement {line!r}: {exc}",
                 plugin=plugin,
                 file=file,
-                kind="RequirementError",
             ) from None
         if req.marker is not None and not req.marker.evaluate():
             continue
@@ -63,11 +62,10 @@ def check_requirements(folder: Path, plugin: str) -> None:
         return
     unmet = unmet_requirements(file, plugin)
     if unmet:
-        raise PluginError(
+        raise RequirementError(
             "unmet requirements: "
             + ", ".join(unmet)
             + " (the gateway installs nothing at run time: install them in its environment)",
             plugin=plugin,
             file=file,
-            kind="RequirementError",
         )

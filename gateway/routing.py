@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Scope
 
 
 class MountedApp:
@@ -35,22 +35,16 @@ class MountedApp:
             f"generation={self.generation}, inflight={self.inflight})"
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.enter(scope, scope.get("root_path", ""))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.leave()
-
     def enter(self, scope: Scope, root_path: str) -> None:
         """A request goes in: give it this version's view of the scope and count it.
 
         As Starlette's ``Mount``: the path stays whole, ``root_path`` grows by the prefix.
-        The root app calls this and awaits :attr:`app` itself, which saves a coroutine
-        frame per request over awaiting this object.
+        ``app_root_path`` is the plugin's root too: Starlette builds ``url_for`` and
+        ``base_url`` from it (a Starlette ``Mount`` keeps the outermost app's, which for a
+        plugin is the plugin itself, not the gateway). The root app calls this and awaits
+        :attr:`app` itself, which saves a coroutine frame per request.
         """
-        scope["app_root_path"] = scope.get("app_root_path", root_path)
-        scope["root_path"] = root_path + self.prefix
+        scope["app_root_path"] = scope["root_path"] = root_path + self.prefix
         if self.state:
             scope["state"] = self.state.copy()
         self.inflight += 1

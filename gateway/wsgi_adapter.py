@@ -22,8 +22,9 @@ from concurrent.futures import Executor
 from types import TracebackType
 from typing import Any
 
-from a2wsgi.wsgi import Body, build_environ
+from a2wsgi.wsgi import build_environ
 
+from .compat import a2wsgi_body
 from .types import Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,8 @@ class WSGIAdapter:
             chunks.append(chunk)
             size += len(chunk)
             more = message.get("more_body", False)
-        body = Body(loop, receive)  # type: ignore[arg-type]  # a2wsgi types ASGI precisely
-        body.buffer = bytearray(b"".join(chunks))
-        body._has_more = more  # a larger body streams from the thread, as a2wsgi does
+        # A larger body streams from the thread, as a2wsgi does.
+        body = a2wsgi_body(loop, receive, b"".join(chunks), more)
         exchange = _Exchange(self.app, build_environ(scope, body), loop, send)  # type: ignore[arg-type]
         context = contextvars.copy_context()
         await loop.run_in_executor(self.executor, context.run, exchange.run)

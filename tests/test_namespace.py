@@ -9,14 +9,17 @@ import py_compile
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.app import Gateway
 from gateway.config import Config, PluginsConfig
 from gateway.errors import PluginError
-from gateway.loader import LoadedApp, PluginSource, load_app
+from gateway.extensions import build_plugin_manager
+from gateway.loader import LoadedApp, LoadServices, PluginSource, load_app
 from gateway.manifest import read_manifest
 from gateway.namespace import PACKAGE_PREFIX, Namespace
 
@@ -203,21 +206,22 @@ def load(tmp_path: Path) -> Iterator[Callable[..., LoadedApp]]:
     """Load a plugin folder of ``tmp_path/plugins`` with a real Gateway's hooks."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    gateway = Gateway(Config(plugins=PluginsConfig(dir=plugins)), cwd=tmp_path)
+    plugin_manager, _ = build_plugin_manager(entry_points=False)
+    executor = ThreadPoolExecutor(max_workers=2)
+    services = LoadServices(executor, Config(), tmp_path / "data")
     namespaces: list[Namespace] = []
 
     def run(name: str, files: dict[str, str]) -> LoadedApp:
         folder = write(plugins / name, files)
         ns = Namespace(folder, f"{PACKAGE_PREFIX}loader_{name.replace('-', '_')}_{next(_counter)}")
         namespaces.append(ns)
-        source = PluginSource(name, folder, read_manifest(folder, name), ns, gateway)
-        return load_app(source)
+        source = PluginSource(name, folder, read_manifest(folder, name), ns, services)
+        return load_app(source, plugin_manager.hook)
 
     yield run
     for ns in namespaces:
         ns.release()
-    gateway.executor.shutdown(wait=False)
-    gateway.registry._loader.shutdown(wait=False)
+    executor.shutdown(wait=False)
 
 
 def load_error(load: Callable[..., LoadedApp], name: str, files: dict[str, str]) -> PluginError:
@@ -372,6 +376,19 @@ def test_errors_never_show_the_synthetic_package_name(load: Callable[..., Loaded
     assert PACKAGE_PREFIX not in str(error)
 
 
+WHO_APP = """
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from . import views
+
+    async def who(request):
+        return PlainTextResponse(views.WHO)
+
+    app = Starlette(routes=[Route("/", who)])
+"""
+
+
 def test_two_gateways_side_by_side_each_import_their_own_plugin(tmp_path: Path) -> None:
     import asyncio
 
@@ -379,15 +396,19 @@ def test_two_gateways_side_by_side_each_import_their_own_plugin(tmp_path: Path) 
         gateways = []
         for side in ("a", "b"):
             write(
-                tmp_path / side / "shop", {"app.py": STARLETTE_APP, "views.py": f"WHO = {side!r}\n"}
+                tmp_path / side / "shop",
+                {"app.py": WHO_APP, "views.py": f"WHO = {side!r}\n"},
             )
             config = Config(plugins=PluginsConfig(dir=tmp_path / side, watch=False))
             gateways.append(Gateway(config, cwd=tmp_path))
         try:
+            answers = []
             for gw in gateways:
                 await gw.registry.load("shop")
-            states = [gw.registry.plugins["shop"] for gw in gateways]
-            return [s.current.app.state.who if s.current else s.error for s in states]  # type: ignore[attr-defined]
+                transport = httpx.ASGITransport(app=gw)
+                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                    answers.append((await client.get("/shop/")).text)
+            return answers
         finally:
             for gw in gateways:
                 await gw.shutdown()

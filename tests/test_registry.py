@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import types
 import weakref
 from pathlib import Path
 
@@ -40,7 +41,7 @@ app = Starlette(routes=[Route("/", index)])
 
 def make_gateway(tmp_path: Path) -> Gateway:
     config = Config(plugins=PluginsConfig(dir=tmp_path, watch=False, drain_timeout_s=5))
-    return Gateway(config, token="t")
+    return Gateway(config)
 
 
 def write(folder: Path, version: str) -> None:
@@ -51,8 +52,14 @@ def write(folder: Path, version: str) -> None:
 
 async def settle(gateway: Gateway) -> None:
     """Wait for background retirements (drain, shutdown, release) to finish."""
-    while gateway.registry._background:
-        await asyncio.gather(*list(gateway.registry._background))
+    await gateway.registry.settled()
+
+
+def serving_module(gateway: Gateway, prefix: str) -> types.ModuleType:
+    """The ``app`` module of the version mounted at ``prefix`` (found from its route)."""
+    mounted = gateway.routes.get(prefix)
+    assert mounted is not None
+    return sys.modules[mounted.app.routes[0].endpoint.__module__]  # type: ignore[attr-defined]
 
 
 async def get(gateway: Gateway, path: str) -> httpx.Response:
@@ -70,11 +77,9 @@ def test_released_versions_are_freed_without_waiting_for_the_cyclic_gc(tmp_path:
         for i in range(5):
             write(folder, f"v{i}")
             await gateway.registry.load("refcount")
-            state = gateway.registry.plugins["refcount"]
-            assert state.current is not None
-            module = sys.modules[state.current.namespace.package + ".app"]
+            module = serving_module(gateway, "/refcount")
             markers.append(weakref.ref(module.MARKER))
-            del module, state
+            del module
             await settle(gateway)
         await gateway.shutdown()
 
@@ -103,22 +108,17 @@ def test_old_versions_are_released_after_many_reloads(tmp_path: Path) -> None:
             info = await gateway.registry.load("cycle")
             assert info.status == "active" and info.generation == i + 1
             assert (await get(gateway, "/cycle/")).text == f"v{i}"
-            state = gateway.registry.plugins["cycle"]
-            assert state.current is not None
-            refs.append(weakref.ref(state.current.app))
-            refs.append(weakref.ref(sys.modules[state.current.namespace.package + ".helper"]))
+            module = serving_module(gateway, "/cycle")
+            refs.append(weakref.ref(module.app))
+            refs.append(weakref.ref(sys.modules[module.__package__ + ".helper"]))
+            del module
         await settle(gateway)
         gc.collect()
         alive = [r for r in refs[:-2] if r() is not None]
         assert alive == [], f"{len(alive)} old app objects/modules still referenced"
         assert refs[-1]() is not None  # the current version is, of course, alive
-        current = gateway.registry.plugins["cycle"].current
-        assert current is not None
-        assert plugin_modules() - before == {
-            current.namespace.package,
-            current.namespace.package + ".app",
-            current.namespace.package + ".helper",
-        }
+        package = serving_module(gateway, "/cycle").__package__
+        assert plugin_modules() - before == {package, package + ".app", package + ".helper"}
         await gateway.shutdown()
         assert plugin_modules() == before
 
@@ -191,7 +191,7 @@ def test_admin_prefix_cannot_be_claimed(tmp_path: Path) -> None:
 
 def test_wsgi_plugins_share_one_bounded_pool(tmp_path: Path) -> None:
     config = Config(plugins=PluginsConfig(dir=tmp_path, watch=False), wsgi={"threads": 4})
-    gateway = Gateway(config, token="t")
+    gateway = Gateway(config)
     for i in range(100):
         folder = tmp_path / f"f{i}"
         folder.mkdir()

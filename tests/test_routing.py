@@ -99,13 +99,25 @@ def test_mounted_app_sets_root_path_and_counts_inflight() -> None:
     release = asyncio.Event()
 
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        seen.update(root_path=scope["root_path"], path=scope["path"], state=scope.get("state"))
+        seen.update(
+            root_path=scope["root_path"],
+            app_root_path=scope["app_root_path"],
+            path=scope["path"],
+            state=scope.get("state"),
+        )
         await release.wait()
 
     async def main() -> None:
         mounted = MountedApp("p", "/p", app, 1, {"k": "v"})
         scope = {"type": "http", "path": "/p/x", "root_path": "/outer"}
-        task = asyncio.create_task(mounted(scope, _noop, _noop))  # type: ignore[arg-type]
+        async def dispatch() -> None:  # as the root app does
+            mounted.enter(scope, scope["root_path"])
+            try:
+                await mounted.app(scope, _noop, _noop)  # type: ignore[arg-type]
+            finally:
+                mounted.leave()
+
+        task = asyncio.create_task(dispatch())
         await asyncio.sleep(0)
         assert mounted.inflight == 1
         assert not await mounted.drained(0.01)
@@ -115,4 +127,9 @@ def test_mounted_app_sets_root_path_and_counts_inflight() -> None:
         assert mounted.inflight == 0
 
     asyncio.run(main())
-    assert seen == {"root_path": "/outer/p", "path": "/p/x", "state": {"k": "v"}}
+    assert seen == {
+        "root_path": "/outer/p",
+        "app_root_path": "/outer/p",
+        "path": "/p/x",
+        "state": {"k": "v"},
+    }

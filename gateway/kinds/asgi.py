@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from ..errors import PluginError
+from ..errors import NotAnApp
 from ..hookspecs import hookimpl
 from ..loader import PluginSource
 from ..types import ASGIApp
@@ -45,12 +45,11 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     if framework not in FRAMEWORKS:
         return None
     if not is_asgi_app(app):
-        raise PluginError(
+        raise NotAnApp(
             f"{source.app_ref!r} is a {type(app).__name__!r}, not an ASGI application "
             f"(framework {framework!r} needs an async callable such as a FastAPI instance)",
             plugin=source.name,
             file=source.manifest.file,
-            kind="NotAnApp",
         )
     return app  # type: ignore[return-value]
 

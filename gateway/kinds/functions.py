@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 
-from ..errors import PluginError
+from ..errors import NotAnApp
 from ..functions import build_app, collect_endpoints
 from ..hookspecs import hookimpl
 from ..loader import PluginSource
@@ -40,17 +40,16 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     module_file = source.folder / (source.app_ref.partition(":")[0].replace(".", "/") + ".py")
     endpoints = collect_endpoints(app)
     if not endpoints:
-        raise PluginError(
+        raise NotAnApp(
             "no @endpoint functions found (decorate functions with 'from gateway import "
             "endpoint' / '@endpoint')",
             plugin=source.name,
             file=module_file,
-            kind="NotAnApp",
         )
     try:
-        return build_app(endpoints, source.gateway.executor)
+        return build_app(endpoints, source.executor)
     except ValueError as exc:
-        raise PluginError(str(exc), plugin=source.name, file=module_file, kind="NotAnApp") from None
+        raise NotAnApp(str(exc), plugin=source.name, file=module_file) from None
 
 
 @hookimpl

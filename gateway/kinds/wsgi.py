@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..errors import PluginError
-from ..hookspecs import hookimpl
+from ..compat import install_flask_instance_paths
+from ..errors import NotAnApp
+from ..hookspecs import GatewayView, hookimpl
 from ..loader import PluginSource
+from ..namespace import plugin_data_folder
 from ..types import ASGIApp
 from ..wsgi_adapter import WSGIAdapter
 from .asgi import is_asgi_app
@@ -15,6 +17,17 @@ FRAMEWORKS = ["wsgi", "flask"]
 @hookimpl
 def gateway_frameworks() -> list[str]:
     return FRAMEWORKS
+
+
+@hookimpl
+def gateway_started(gateway: GatewayView) -> None:
+    # Flask would put a plugin's instance/ folder in the plugins folder (see compat).
+    install_flask_instance_paths(_instance_parent)
+
+
+def _instance_parent(import_name: str) -> str | None:
+    folder = plugin_data_folder(import_name)
+    return str(folder) if folder is not None else None
 
 
 @hookimpl(trylast=True)
@@ -36,13 +49,12 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     if framework not in FRAMEWORKS:
         return None
     if not callable(app) or is_asgi_app(app) or isinstance(app, type):
-        raise PluginError(
+        raise NotAnApp(
             f"{source.app_ref!r} is a {type(app).__name__!r}, not a WSGI application "
             f"(framework {framework!r} needs a callable(environ, start_response), "
             "such as a Flask instance)",
             plugin=source.name,
             file=source.manifest.file,
-            kind="NotAnApp",
         )
     config = getattr(app, "config", None)
     # Flask scopes its session cookie (and URLs built outside a request) to APPLICATION_ROOT;
@@ -50,7 +62,7 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     is_flask = type(app).__module__.split(".")[0] == "flask"
     if is_flask and config is not None and config.get("APPLICATION_ROOT", "/") == "/":
         config["APPLICATION_ROOT"] = source.manifest.prefix
-    return WSGIAdapter(app, source.gateway.executor)
+    return WSGIAdapter(app, source.executor)
 
 
 @hookimpl

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ...errors import PluginError
+from ...errors import DjangoSettingsError, PluginCodeError
 from ...hookspecs import hookimpl
 from ...loader import PluginSource
 from ...types import ASGIApp
 from ...wsgi_adapter import WSGIAdapter
 from .runtime import DjangoApp, DjangoRuntime
-
-if TYPE_CHECKING:
-    from ...app import Gateway
-    from ...registry import PluginInfo
 
 FRAMEWORK = "django"
 
@@ -41,23 +37,35 @@ def gateway_load_app(source: PluginSource, framework: str) -> object | None:
         return None
     for own in ("settings.py", "settings"):
         if (source.folder / own).exists():
-            raise PluginError(
+            raise DjangoSettingsError(
                 ONE_SETTINGS.format(what=f"{own} from the plugin folder"),
                 plugin=source.name,
                 file=source.folder / own,
-                kind="DjangoSettingsError",
             )
     try:
-        return DjangoRuntime.of(source.gateway).load(source)
-    except PluginError as exc:
-        if "already configured" in exc.message or "DJANGO_SETTINGS_MODULE" in exc.message:
-            raise PluginError(
+        return DjangoRuntime.for_process(source.services, source.name).load(source)
+    except PluginCodeError as exc:
+        if _configures_settings(exc):
+            raise DjangoSettingsError(
                 ONE_SETTINGS.format(what="the code that configures settings"),
                 plugin=source.name,
                 file=exc.file,
-                kind="DjangoSettingsError",
             ) from None
         raise
+
+
+def _configures_settings(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) was raised inside ``settings.configure()``: the
+    plugin tried to configure Django itself."""
+    from django.conf import LazySettings
+
+    configure = LazySettings.configure.__code__
+    seen: BaseException | None = exc
+    while seen is not None:
+        if any(frame.f_code is configure for frame, _ in traceback.walk_tb(seen.__traceback__)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @hookimpl
@@ -65,7 +73,7 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     if framework != FRAMEWORK:
         return None
     assert isinstance(app, DjangoApp)
-    return WSGIAdapter(app, source.gateway.executor)
+    return WSGIAdapter(app, source.executor)
 
 
 @hookimpl
@@ -87,11 +95,3 @@ def gateway_describe_routes(app: object, framework: str) -> list[str] | None:
         return lines
 
     return walk(list(app.urlconf.urlpatterns), "")
-
-
-@hookimpl
-def gateway_plugin_unloaded(plugin: PluginInfo, gateway: Gateway) -> None:
-    if plugin.framework == FRAMEWORK and plugin.name not in gateway.registry.plugins:
-        runtime = gateway.runtimes.get("django")
-        if isinstance(runtime, DjangoRuntime):
-            runtime.unload(plugin.name)

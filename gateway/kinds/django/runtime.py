@@ -1,5 +1,4 @@
-"""The gateway's one Django runtime per process, and the registration of Django plugins
-into it.
+"""The one Django runtime of the process, and the registration of Django plugins into it.
 
 Django allows one settings module and one app registry per process. The gateway owns the
 settings (:mod:`.settings`) and adds each Django plugin to the registry as an app whose
@@ -7,28 +6,34 @@ label is the plugin name. A new version of a plugin replaces its ``AppConfig``, 
 admin registrations in place; its models cannot be replaced in a running process, so a
 version whose models or migrations changed is refused with :class:`RestartRequired` while
 the old one keeps serving.
+
+The runtime is deliberately process-wide (:meth:`DjangoRuntime.for_process`), because
+Django's own state is: a second gateway in the same process shares it when its Django
+configuration is the same, and is refused with a clear error when it differs, instead of
+silently running on the first one's settings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sys
 import threading
 import types
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...errors import PluginError, RestartRequired
-from ...loader import PluginSource
-from .settings import DATA_DIR, default_settings
+from ... import compat
+from ...errors import DjangoError, DjangoSettingsError, RestartRequired
+from ...loader import LoadServices, PluginSource
+from .settings import default_settings
 
 if TYPE_CHECKING:
+    from django.apps import AppConfig
     from django.core.handlers.wsgi import WSGIHandler
-
-    from ...app import Gateway
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,16 @@ class ModelsRecord:
 
     digest: str
     module: types.ModuleType | None
+
+
+@dataclass
+class Registration:
+    """One version's registration of its label: what to put back if it is released while
+    the previous one still serves."""
+
+    package: str
+    config: AppConfig
+    admin: dict[Any, Any] = field(default_factory=dict)
 
 
 class DjangoApp:
@@ -81,11 +96,15 @@ def models_digest(folder: Path) -> str:
 class DjangoRuntime:
     """Django's settings, app registry and handler, shared by every Django plugin."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.data_dir = gateway.cwd / DATA_DIR
+    _process: ClassVar[DjangoRuntime | None] = None
+    _process_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, data_dir: Path, overrides: dict[str, Any]) -> None:
+        self.data_dir = data_dir
+        self.overrides = overrides
         self.handler: WSGIHandler | None = None
         self._models: dict[str, ModelsRecord] = {}
+        self._registrations: dict[str, list[Registration]] = {}
         self._lock = threading.Lock()
         # The URLconfs of live versions: each mounts the admin, whose URL patterns list the
         # apps registered when they were built, so they are rebuilt whenever that changes.
@@ -95,12 +114,26 @@ class DjangoRuntime:
         return f"DjangoRuntime(data_dir={str(self.data_dir)!r}, labels={sorted(self._models)})"
 
     @classmethod
-    def of(cls, gateway: Gateway) -> DjangoRuntime:
-        runtime = gateway.runtimes.get("django")
-        if runtime is None:
-            runtime = gateway.runtimes["django"] = cls(gateway)
-        assert isinstance(runtime, DjangoRuntime)
-        return runtime
+    def for_process(cls, services: LoadServices, plugin: str) -> DjangoRuntime:
+        """The process's runtime, created on first use with ``services``' Django settings."""
+        data_dir = services.data_dir
+        overrides = dict(services.config.django.settings)
+        with cls._process_lock:
+            runtime = cls._process
+            if runtime is None:
+                runtime = cls._process = cls(data_dir, overrides)
+            elif (runtime.data_dir, _canonical(runtime.overrides)) != (
+                data_dir,
+                _canonical(overrides),
+            ):
+                raise DjangoSettingsError(
+                    "Django allows one settings module per process, and this process's Django "
+                    f"runtime was configured by another gateway (data folder "
+                    f"{runtime.data_dir}) with other settings than this one's (data folder "
+                    f"{data_dir}); run this gateway in a process of its own",
+                    plugin=plugin,
+                )
+            return runtime
 
     def ensure_setup(self) -> WSGIHandler:
         """Configure settings, ``django.setup()`` and migrate the built-in apps, once."""
@@ -117,8 +150,7 @@ class DjangoRuntime:
 
         if not settings.configured:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            overrides = self.gateway.config.django.settings
-            settings.configure(**{**default_settings(self.data_dir), **overrides})
+            settings.configure(**{**default_settings(self.data_dir), **self.overrides})
             django.setup()
             call_command("migrate", interactive=False, verbosity=0)
             logger.info("Django %s runtime ready (data in %s)", django.get_version(), self.data_dir)
@@ -126,18 +158,14 @@ class DjangoRuntime:
 
     def load(self, source: PluginSource) -> DjangoApp:
         """Register ``source`` as a Django app and build its URLconf; all or nothing."""
-        from django.apps import apps
-        from django.contrib import admin
-
         handler = self.ensure_setup()
         label = app_label(source.name)
         if label in BUILTIN_LABELS:
-            raise PluginError(
+            raise DjangoError(
                 f"the plugin name {source.name!r} is the label of Django's own "
                 f"'django.contrib.{label}' app; choose another folder name",
                 plugin=source.name,
                 file=source.folder,
-                kind="DjangoError",
             )
         with self._lock:
             digest = models_digest(source.folder)
@@ -154,42 +182,36 @@ class DjangoRuntime:
             if prior is not None and prior.module is not None:
                 # Unchanged models: the new version uses the classes already registered.
                 sys.modules[f"{source.namespace.package}.models"] = prior.module
-            previous_config = apps.app_configs.get(label)
-            previous_admin = {
-                model: model_admin
-                for model, model_admin in admin.site._registry.items()
-                if model._meta.app_label == label
-            }
+            previous_config = compat.django_app_config(label)
+            previous_admin = compat.django_admin_entries(label)
             try:
-                self._register_app(source, label)
+                config = self._register_app(source, label)
                 if prior is None:
-                    config = apps.get_app_config(label)
                     self._models[label] = ModelsRecord(digest, config.models_module)
                 urlconf = self._build(source, label, previous_admin)
             except BaseException:
-                self._restore(label, previous_config, previous_admin)
+                compat.django_restore_app(label, previous_config)
+                compat.django_restore_admin(label, previous_admin)
                 raise
+            package = source.namespace.package
+            registration = Registration(package, config, compat.django_admin_entries(label))
+            self._registrations.setdefault(label, []).append(registration)
             self._urlconfs.add(urlconf)
-            self._refresh_admin_urls()
-            self.reset_caches()
+            self._refresh()
+        source.on_release(lambda: self.release(label, package))
         return DjangoApp(handler, urlconf, label)
 
-    def _register_app(self, source: PluginSource, label: str) -> None:
-        from django.apps import AppConfig, apps
-
+    def _register_app(self, source: PluginSource, label: str) -> AppConfig:
         module = source.namespace.module
         assert module is not None
-        config = AppConfig(source.namespace.package, module)
-        config.label = label
-        config.path = str(source.folder)
+        config = compat.django_register_app(
+            label, source.namespace.package, module, str(source.folder)
+        )
         config.verbose_name = source.name
-        config.apps = apps
-        config.models = apps.all_models[label]  # what import_models() would set
-        apps.app_configs[label] = config
-        apps.clear_cache()
         if (source.folder / "models.py").is_file() or (source.folder / "models").is_dir():
             source.import_module("models")  # the plugin's errors, with file and line
         config.import_models()
+        return config
 
     def _build(
         self, source: PluginSource, label: str, previous_admin: dict[Any, Any]
@@ -206,29 +228,30 @@ class DjangoRuntime:
             call_command("migrate", label, interactive=False, verbosity=0)
         return build_urlconf(source, urls)
 
-    def _restore(self, label: str, config: Any, admin_entries: dict[Any, Any]) -> None:
-        from django.apps import apps
-        from django.contrib import admin
-
-        if config is None:
-            apps.app_configs.pop(label, None)
-        else:
-            apps.app_configs[label] = config
-        for model in [m for m in admin.site._registry if m._meta.app_label == label]:
-            admin.site.unregister(model)
-        admin.site._registry.update(admin_entries)
-        apps.clear_cache()
-
-    def unload(self, name: str) -> None:
-        """The plugin is gone: take its app and admin entries out (its models stay known)."""
-        if self.handler is None:
-            return
+    def release(self, label: str, package: str) -> None:
+        """A version of ``label`` is released: if it is the registered one, put back the one
+        before it (a failed reload) or take the app out (the plugin is gone). Its models
+        stay known: Django cannot forget them."""
         with self._lock:
-            self._restore(app_label(name), None, {})
-            self._refresh_admin_urls()
-            self.reset_caches()
+            registrations = self._registrations.get(label, [])
+            index = next((i for i, r in enumerate(registrations) if r.package == package), None)
+            if index is None:
+                return
+            was_current = index == len(registrations) - 1
+            del registrations[index]
+            if not was_current:
+                return  # replaced by a newer version, which stays registered
+            if registrations:
+                compat.django_restore_app(label, registrations[-1].config)
+                compat.django_restore_admin(label, registrations[-1].admin)
+            else:
+                del self._registrations[label]
+                compat.django_restore_app(label, None)
+                compat.django_restore_admin(label, {})
+            self._refresh()
 
-    def _refresh_admin_urls(self) -> None:
+    def _refresh(self) -> None:
+        """Rebuild the admin's URL patterns and forget what was built from older apps."""
         from django.contrib import admin
         from django.urls import URLResolver, path
 
@@ -238,19 +261,11 @@ class DjangoRuntime:
             for i, pattern in enumerate(patterns):
                 if isinstance(pattern, URLResolver) and pattern.app_name == "admin":
                     patterns[i] = path(str(pattern.pattern), urls)  # one atomic assignment
+        compat.django_reset_caches()
 
-    def reset_caches(self) -> None:
-        """Forget resolvers, templates and static-file finders built from older versions."""
-        from django.contrib.staticfiles.finders import get_finder
-        from django.template import engines
-        from django.template.utils import get_app_template_dirs
-        from django.urls import clear_url_caches
 
-        clear_url_caches()
-        get_finder.cache_clear()
-        get_app_template_dirs.cache_clear()
-        engines._engines = {}
-        engines.__dict__.pop("templates", None)
+def _canonical(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, default=repr)
 
 
 def build_urlconf(source: PluginSource, urls: types.ModuleType) -> types.ModuleType:
@@ -262,11 +277,8 @@ def build_urlconf(source: PluginSource, urls: types.ModuleType) -> types.ModuleT
 
     patterns = getattr(urls, "urlpatterns", None)
     if patterns is None:
-        raise PluginError(
-            "urls.py defines no 'urlpatterns'",
-            plugin=source.name,
-            file=source.folder / "urls.py",
-            kind="DjangoError",
+        raise DjangoError(
+            "urls.py defines no 'urlpatterns'", plugin=source.name, file=source.folder / "urls.py"
         )
     patterns = list(patterns)
     app_name = getattr(urls, "app_name", None)

@@ -10,7 +10,6 @@ from typing import Any
 
 SECRET_KEY_ENV = "GATEWAY_DJANGO_SECRET_KEY"
 SECRET_KEY_FILE = "django-secret-key"
-DATA_DIR = "data"
 
 
 def secret_key(data_dir: Path) -> str:
