@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import DATA_DIR_NAME, load_config
 from .errors import ConfigError, GatewayError
+from .observability.logs import configure_logging
 
 logger = logging.getLogger("gateway")
 
@@ -25,15 +26,6 @@ FLAG_NAMES = {
     "plugins.watch": "--no-watch",
     "plugins.poll": "--poll",
 }
-
-
-def configure_logging() -> None:
-    """One line per event on stderr, for the gateway's own loggers and uvicorn's."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
-    # watchfiles logs every batch of events at INFO; the gateway logs what it does with them.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from uvicorn.supervisors import Multiprocess
 
 from .app import Gateway
 from .config import Config, config_from_json, config_to_json
+from .observability.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ EXIT_GRACE_S = 2.0
 
 def worker_app() -> Gateway:
     """The app factory each worker process calls (``--workers N``)."""
-    from .cli import configure_logging
-
     configure_logging()  # a spawned worker starts with none
     threading.Thread(target=_exit_when_stuck, name="gateway-exit-watchdog", daemon=True).start()
     return Gateway(config_from_json(os.environ[CONFIG_ENV]), cwd=Path(os.environ[CWD_ENV]))

@@ -3,6 +3,7 @@ under their prefixes, next to Flask and FastAPI plugins in the same process."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -164,6 +165,86 @@ def test_plugin_with_its_own_settings_gets_the_one_settings_error(gw: GatewayPro
     assert "one settings module per process" in info["error"]["message"]
     assert gw.client.get("/blog/").status_code == 200
     shutil.rmtree(gw.plugins_dir / "mysite")
+
+
+def test_a_django_plugin_with_models_can_be_removed_and_added_again(
+    gw: GatewayProcess, tmp_path: Path
+) -> None:
+    write_skeleton("again", "django", tmp_path)
+    shutil.copytree(tmp_path / "again", gw.plugins_dir / ".again.tmp")
+    (gw.plugins_dir / ".again.tmp").rename(gw.plugins_dir / "again")
+    gw.wait_plugin("again", status="active")
+    assert gw.client.get("/again/notes/").status_code == 200
+    shutil.rmtree(gw.plugins_dir / "again")
+    wait_for(lambda: gw.client.get("/again/notes/").status_code == 404)
+    wait_for(lambda: "plugin again: generation 1 shut down and released" in gw.log())
+    shutil.copytree(tmp_path / "again", gw.plugins_dir / ".again.tmp")
+    (gw.plugins_dir / ".again.tmp").rename(gw.plugins_dir / "again")
+    info = gw.wait_plugin("again", generation=1)
+    assert (info["status"], info["error"]) == ("active", None)
+    assert gw.client.get("/again/notes/").status_code == 200
+
+
+def test_plugin_code_that_configures_settings_gets_the_one_settings_error(
+    gw: GatewayProcess,
+) -> None:
+    staging = gw.plugins_dir / ".selfconf.tmp"
+    staging.mkdir()
+    (staging / "urls.py").write_text(
+        "from django.conf import settings\n\nsettings.configure(DEBUG=True)\nurlpatterns = []\n"
+    )
+    staging.rename(gw.plugins_dir / "selfconf")
+    info = gw.wait_plugin("selfconf", status="failed")
+    assert info["error"]["type"] == "DjangoSettingsError"
+    assert "one settings module per process" in info["error"]["message"]
+    assert "urls.py" in info["error"]["message"]
+    assert gw.client.get("/blog/").status_code == 200
+    shutil.rmtree(gw.plugins_dir / "selfconf")
+
+
+def test_a_second_gateway_in_the_process_cannot_silently_take_other_django_settings(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    for side in ("a", "b"):
+        write_skeleton("notes", "django", tmp_path / side / "plugins")
+    code = textwrap.dedent(
+        """
+        import asyncio, json, sys
+        from pathlib import Path
+        from gateway.app import Gateway
+        from gateway.config import Config
+
+        async def main():
+            answers = []
+            for side, zone in (("a", "UTC"), ("a", "UTC"), ("b", "Europe/Paris")):
+                config = Config.model_validate({
+                    "plugins": {"dir": "plugins", "watch": False},
+                    "django": {"settings": {"TIME_ZONE": zone}},
+                })
+                gateway = Gateway(config, cwd=Path(side))
+                gateway.events.started()
+                info = await gateway.registry.load("notes")
+                answers.append([info.status, info.error and info.error["type"],
+                                info.error and info.error["message"]])
+                await gateway.shutdown()
+            print(json.dumps(answers))
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    first, same, other = json.loads(result.stdout.splitlines()[-1])
+    assert first[:2] == ["active", None]
+    assert same[:2] == ["active", None]  # the same configuration shares the runtime
+    assert other[:2] == ["failed", "DjangoSettingsError"]
+    assert "another gateway" in other[2]
 
 
 def test_gateway_migrate_command(tmp_path: Path) -> None:

@@ -116,8 +116,8 @@ def test_syntax_error_keeps_old_version_until_fixed(gw: GatewayProcess) -> None:
     wait_for(lambda: text_of(gw, "/beta/")() == "v1")
     app = gw.plugins_dir / "beta" / "app.py"
     app.write_text(app.read_text() + "\ndef broken(:\n")
-    info = gw.wait_plugin("beta", timeout=10, status="active", generation=1)
     info = wait_for(lambda: (i := gw.plugin("beta"))["error"] and i)
+    assert (info["status"], info["generation"]) == ("active", 1)
     assert info["error"]["type"] == "SyntaxError"
     assert "app.py" in info["error"]["message"] and "line" in info["error"]["message"]
     assert text_of(gw, "/beta/")() == "v1"  # still served by generation 1
@@ -197,6 +197,19 @@ def test_enable_disable_and_rename(gw: GatewayProcess) -> None:
     wait_for(lambda: text_of(gw, "/zeta/")() == "v1")
     wait_for(lambda: gw.client.get("/eps/").status_code == 404)
     assert gw.admin.get("/_gateway/plugins/eps").status_code == 404
+
+
+def test_changing_the_prefix_moves_the_plugin(gw: GatewayProcess) -> None:
+    stage_and_rename(gw.plugins_dir, "mover", "v1")
+    wait_for(lambda: text_of(gw, "/mover/")() == "v1")
+    (gw.plugins_dir / "mover" / "plugin.yaml").write_text("prefix: /moved\n")
+    wait_for(lambda: text_of(gw, "/moved/")() == "v1")
+    assert gw.client.get("/mover/").status_code == 404  # the old prefix is gone at once
+    assert gw.plugin("mover")["prefix"] == "/moved"
+    # and another plugin may take the freed prefix
+    stage_and_rename(gw.plugins_dir, "newcomer", "n1")
+    (gw.plugins_dir / "newcomer" / "plugin.yaml").write_text("prefix: /mover\n")
+    wait_for(lambda: text_of(gw, "/mover/")() == "n1")
 
 
 def test_no_request_fails_under_load_while_reloading(gw: GatewayProcess) -> None:

@@ -5,6 +5,7 @@ One gateway serves the whole module (``gw``); the tests that stop a gateway star
 
 from __future__ import annotations
 
+import hashlib
 import re
 import signal
 import threading
@@ -32,6 +33,10 @@ SERVED = (
     "flask-b",
     "twins-a",
     "twins-b",
+    "flask-instance",
+    "starlette-urls",
+    "not-admin",
+    "wsgi-digest",
 )
 
 
@@ -274,3 +279,57 @@ def test_sigterm_lets_an_inflight_wsgi_request_finish_then_exits_0(tmp_path: Pat
         gateway.stop()
     assert code == 0, gateway.log()
     assert "Traceback" not in gateway.log()
+
+
+# -- what real apps build and write under a prefix --------------------------------------------
+
+
+def test_starlette_url_for_base_url_static_and_redirects_carry_the_prefix(
+    gw: GatewayProcess,
+) -> None:
+    base = gw.base_url
+    assert json_of(gw, "/starlette-urls/") == {
+        "static": f"{base}/starlette-urls/static/site.css",
+        "page": f"{base}/starlette-urls/pages/hello",
+        "nested": f"{base}/starlette-urls/api/ping",
+        "base_url": f"{base}/starlette-urls/",
+    }
+    assert json_of(gw, "/starlette-urls/api/ping") == {"ping": f"{base}/starlette-urls/api/ping"}
+    assert gw.client.get("/starlette-urls/static/site.css").text.startswith("body")
+    redirect = gw.client.get("/starlette-urls/go")
+    assert redirect.status_code == 307
+    assert redirect.headers["location"] == f"{base}/starlette-urls/pages/there"
+
+
+def test_flask_instance_folder_is_in_the_data_folder_not_the_plugins_folder(
+    gw: GatewayProcess,
+) -> None:
+    answer = json_of(gw, "/flask-instance/")
+    instance = Path(answer["instance_path"])
+    assert instance == gw.workdir / "data" / "plugins" / "flask-instance" / "instance"
+    assert (instance / "created-at-import.txt").read_text() == "flask-instance"
+    assert Path(answer["root_path"]) == gw.plugins_dir / "flask-instance"
+    assert not (gw.plugins_dir / "instance").exists()
+    listed = {p["name"] for p in gw.admin.get("/_gateway/plugins").json()["plugins"]}
+    assert "instance" not in listed
+
+
+def test_a_prefix_that_only_starts_like_the_admin_prefix_is_a_plugin(gw: GatewayProcess) -> None:
+    assert gw.client.get("/_gatewayx/").text == "not the admin API"
+    assert gw.client.get("/_gatewayx", follow_redirects=True).text == "not the admin API"
+    assert gw.client.get("/_gateway/health").json() == {"status": "ok"}
+
+
+def test_a_large_body_in_many_pieces_reaches_a_wsgi_app_whole(gw: GatewayProcess) -> None:
+    piece = bytes(range(256)) * 256  # 64 KiB
+    pieces = 48  # 3 MiB: more than the adapter buffers on the event loop
+    body = piece * pieces
+
+    def stream() -> Iterator[bytes]:
+        for _ in range(pieces):
+            yield piece
+
+    response = gw.client.post(
+        "/wsgi-digest/", content=stream(), headers={"Content-Length": str(len(body))}
+    )
+    assert response.json() == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}

@@ -10,6 +10,7 @@ import weakref
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.app import Gateway
 from gateway.config import Config, PluginsConfig
@@ -174,15 +175,20 @@ def test_duplicate_prefix_fails_later_plugin_until_freed(tmp_path: Path) -> None
     asyncio.run(main())
 
 
-def test_admin_prefix_cannot_be_claimed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", ["/_gateway", "/_gateway/", "/_gateway/health", "/_gateway/x/y"])
+def test_admin_prefix_and_everything_under_it_cannot_be_claimed(
+    tmp_path: Path, prefix: str
+) -> None:
     gateway = make_gateway(tmp_path)
 
     async def main() -> None:
         write(tmp_path / "sneaky", "1")
-        (tmp_path / "sneaky" / "plugin.yaml").write_text("prefix: /_gateway\n")
+        (tmp_path / "sneaky" / "plugin.yaml").write_text(f"prefix: {prefix}\n")
         info = await gateway.registry.load("sneaky")
         assert info.status == "failed" and info.error is not None
+        assert info.error["type"] == "PrefixReserved"
         assert "reserved for the admin API" in info.error["message"]
+        assert len(gateway.routes) == 0
         assert (await get(gateway, "/_gateway/health")).json() == {"status": "ok"}
         await gateway.shutdown()
 

@@ -58,25 +58,31 @@ def test_plugin_of_maps_a_path_to_its_plugin_folder(tmp_path: Path) -> None:
 
 
 def test_events_settle_into_one_reload_per_plugin() -> None:
-    calls: list[str] = []
+    calls: list[tuple[str, float]] = []
+    settle = 0.3
 
     async def on_change(name: str) -> None:
-        calls.append(name)
+        calls.append((name, asyncio.get_running_loop().time()))
 
-    async def main() -> None:
-        watcher = PluginWatcher(ROOT, on_change, settle_ms=50, poll=False)
-        for _ in range(5):  # a folder written file by file, each within settle_ms
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        watcher = PluginWatcher(ROOT, on_change, settle_ms=int(settle * 1000), poll=False)
+        for _ in range(5):  # a folder written file by file: events far closer than settle_ms
             watcher.touch("shop")
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0)
+        last_event = loop.time()
         watcher.touch("blog")
         assert calls == []  # nothing before the folders are quiet
-        deadline = asyncio.get_running_loop().time() + 5
-        while len(calls) < 2 and asyncio.get_running_loop().time() < deadline:
+        deadline = loop.time() + 10
+        while len(calls) < 2 and loop.time() < deadline:
             await asyncio.sleep(0.01)
         await watcher.stop()
+        return last_event
 
-    asyncio.run(main())
-    assert sorted(calls) == ["blog", "shop"]  # once each; blog's event never reloads shop
+    last_event = asyncio.run(main())
+    assert sorted(name for name, _ in calls) == ["blog", "shop"]  # once each
+    # each fired only once its folder had been quiet for settle_ms (timers never fire early)
+    assert all(at - last_event >= settle * 0.99 for _, at in calls)
 
 
 def test_a_change_during_a_reload_reloads_again_afterwards() -> None:

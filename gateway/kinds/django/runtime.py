@@ -187,7 +187,7 @@ class DjangoRuntime:
             try:
                 config = self._register_app(source, label)
                 if prior is None:
-                    self._models[label] = ModelsRecord(digest, config.models_module)
+                    self._keep_models(label, ModelsRecord(digest, config.models_module))
                 urlconf = self._build(source, label, previous_admin)
             except BaseException:
                 compat.django_restore_app(label, previous_config)
@@ -200,6 +200,17 @@ class DjangoRuntime:
             self._refresh()
         source.on_release(lambda: self.release(label, package))
         return DjangoApp(handler, urlconf, label)
+
+    def _keep_models(self, label: str, record: ModelsRecord) -> None:
+        """Keep ``label``'s models for the process's life (Django cannot forget them).
+
+        The module also stays in ``sys.modules`` under a name of its own: a released
+        version's modules are emptied unless still imported elsewhere, and a plugin removed
+        and added again must find its model classes whole.
+        """
+        self._models[label] = record
+        if record.module is not None:
+            sys.modules[f"{__name__}.kept_models.{label}"] = record.module
 
     def _register_app(self, source: PluginSource, label: str) -> AppConfig:
         module = source.namespace.module
