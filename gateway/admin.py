@@ -1,6 +1,7 @@
 """The admin API, under the admin prefix (default ``/_gateway``): health, readiness, the
 plugins and their state, and reloading one now. Everything but ``health`` and ``ready``
-needs ``Authorization: Bearer <token>``.
+needs ``Authorization: Bearer <token>``, but for the dashboard page and its assets (they
+hold no data).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import dashboard
 from .manifest import NAME_PATTERN
 from .types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .app import Gateway
 
-PUBLIC_PATHS = frozenset({"/health", "/ready"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", *dashboard.PUBLIC_PATHS})
 
 
 class BearerAuth:
@@ -100,6 +102,7 @@ def build_admin_app(gateway: Gateway) -> ASGIApp:
             Route("/plugins", plugins),
             Route("/plugins/{name}", plugin),
             Route("/plugins/{name}/reload", reload, methods=["POST"]),
+            *dashboard.dashboard_routes(),
         ],
         middleware=[Middleware(BearerAuth, token=gateway.token)],
         exception_handlers={HTTPException: http_error},
