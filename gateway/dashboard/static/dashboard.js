@@ -29,7 +29,7 @@ const ui = {
 
 let token = sessionStorage.getItem(TOKEN_KEY);
 let timer = null;
-let generation = 0; // of refreshes: an older refresh finishing late must not overwrite a newer one
+let refreshes = 0; // counted, so that a refresh finishing late cannot overwrite a newer one
 let previousScrape = null;
 let metricsState = { available: false, reason: "not fetched yet", scrape: null };
 let metricsRetryAt = 0;
@@ -56,16 +56,19 @@ function el(tag, text, attributes = {}) {
 
 // -- signing in --------------------------------------------------------------------------
 
-function showLogin(message) {
+function showLogin(message = "", invalid = message !== "") {
   stopRefreshing();
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   ui.board.hidden = true;
   ui.signOut.hidden = true;
+  ui.rows.replaceChildren();
+  rowsByName.clear();
+  ui.notice.textContent = "";
   ui.login.hidden = false;
-  ui.loginError.textContent = message ?? "";
+  ui.loginError.textContent = message;
   ui.token.value = "";
-  ui.token.setAttribute("aria-invalid", message ? "true" : "false");
+  ui.token.setAttribute("aria-invalid", String(invalid));
   ui.token.focus();
 }
 
@@ -75,18 +78,17 @@ async function signIn(candidate) {
   try {
     const response = await api("plugins");
     if (!response.ok) throw new Error(`GET plugins answered ${response.status}`);
-    const plugins = (await response.json()).plugins;
     sessionStorage.setItem(TOKEN_KEY, candidate);
-    showBoard();
-    render(plugins);
-    refresh();
+    ui.loginError.textContent = "";
+    await refresh();
+    if (token) showBoard(); // unless refresh() was refused and asked for the token again
   } catch (error) {
     if (error instanceof Unauthorized) {
       showLogin("The gateway did not accept this token. Enter the admin token: admin.token in " +
         "config.yaml, GATEWAY_ADMIN_TOKEN, or the one the gateway printed at start-up.");
     } else {
       token = null;
-      ui.loginError.textContent = `Cannot reach the gateway: ${error.message}`;
+      ui.loginError.textContent = `Could not sign in: ${error.message}`;
     }
   }
 }
@@ -114,14 +116,14 @@ ui.login.addEventListener("submit", (event) => {
   signIn(candidate);
 });
 
-ui.signOut.addEventListener("click", () => showLogin("Signed out."));
+ui.signOut.addEventListener("click", () => showLogin("Signed out.", false));
 
 // -- refreshing ----------------------------------------------------------------------------
 
 function stopRefreshing() {
   if (timer !== null) clearTimeout(timer);
   timer = null;
-  generation++;
+  refreshes++;
 }
 
 async function scrapeMetrics() {
@@ -143,12 +145,12 @@ async function scrapeMetrics() {
 async function refresh() {
   if (timer !== null) clearTimeout(timer);
   timer = null;
-  const mine = ++generation;
+  const mine = ++refreshes;
   try {
     const [pluginsResponse, metrics] = await Promise.all([api("plugins"), scrapeMetrics()]);
     if (!pluginsResponse.ok) throw new Error(`GET plugins answered ${pluginsResponse.status}`);
     const plugins = (await pluginsResponse.json()).plugins;
-    if (mine !== generation) return;
+    if (mine !== refreshes) return;
     if (metrics.available) {
       previousScrape = metricsState.available ? metricsState.scrape : null;
     } else {
@@ -158,7 +160,7 @@ async function refresh() {
     render(plugins);
     ui.updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    if (mine !== generation) return;
+    if (mine !== refreshes) return;
     if (error instanceof Unauthorized) {
       showLogin("The gateway no longer accepts the token (was it restarted with another one?).");
       return;
@@ -287,7 +289,7 @@ async function reload(name, button) {
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       ui.notice.textContent = `Reload of ${name} failed: ${body.detail ?? response.status}`;
-    } else if (body.error && body.status !== "active") {
+    } else if (body.error && body.status === "failed") {
       ui.notice.textContent = `${name} failed to load: ${body.error.type}: ${body.error.message}`;
     } else if (body.error) {
       ui.notice.textContent =
