@@ -183,6 +183,25 @@ def test_the_token_is_kept_for_the_tab_until_sign_out(
     expect(page.get_by_label("Admin token")).to_be_visible()
 
 
+def test_a_token_refused_later_asks_for_it_again(page: Page, gw: GatewayProcess) -> None:
+    """The gateway restarted with another token: the next refresh gets 401 and the page
+    asks for the token, saying why, instead of showing stale data."""
+    recorder = Recorder(page)
+    page.goto(f"{gw.base_url}/_gateway/")
+    sign_in(page, gw)
+    expect(row(page, "flask-a")).to_be_visible()
+    page.route(
+        f"{gw.base_url}/_gateway/plugins",
+        lambda route: route.fulfill(status=401, json={"detail": "invalid bearer token"}),
+    )
+    expect(page.get_by_role("alert")).to_contain_text("no longer accepts the token")
+    expect(page.get_by_label("Admin token")).to_be_visible()
+    expect(page.get_by_role("table")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
+    recorder.assert_only_local_requests()
+    recorder.assert_no_console_errors({"/_gateway/plugins": 401, "/_gateway/metrics": 404})
+
+
 def prometheus_text(scrape: int) -> str:
     """What a gateway with metrics would answer at its ``scrape``-th scrape: flask-a gets
     20 more requests each time, each taking 50 ms; broken-raises has no series."""
