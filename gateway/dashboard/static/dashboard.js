@@ -173,6 +173,7 @@ async function refresh() {
 // -- rendering -------------------------------------------------------------------------------
 
 function prefixLink(prefix) {
+  if (typeof prefix !== "string" || !prefix.startsWith("/")) return el("span", prefix ?? "—");
   // The prefix comes from a plugin's manifest: link it only if it stays on this gateway.
   const url = new URL(prefix === "/" ? "/" : `${prefix}/`, window.location.origin);
   if (url.origin !== window.location.origin) return el("span", prefix);
