@@ -1,7 +1,7 @@
 """The admin API's endpoints: health, readiness, the plugins and their state, reloading one.
 
-Everything but ``health`` and ``ready`` needs ``Authorization: Bearer <token>``
-(:mod:`.auth`).
+Everything but ``health``, ``ready`` and the dashboard page's files needs
+``Authorization: Bearer <token>`` (:mod:`.auth`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import dashboard
 from ..manifest import is_valid_name
 from ..registry import Registry
 from ..types import ASGIApp
 from .auth import BearerAuth
 
-PUBLIC_PATHS = frozenset({"/health", "/ready"})
+#: what needs no token: probes, and the dashboard page and its assets (they hold no data)
+PUBLIC_PATHS = frozenset({"/health", "/ready", *dashboard.PUBLIC_PATHS})
 
 
 def build_admin_app(
@@ -74,6 +76,7 @@ def build_admin_app(
             Route("/plugins", plugins),
             Route("/plugins/{name}", plugin),
             Route("/plugins/{name}/reload", reload, methods=["POST"]),
+            *dashboard.dashboard_routes(),
         ],
         middleware=[Middleware(BearerAuth, token=token, public=PUBLIC_PATHS)],
         exception_handlers={HTTPException: http_error},
