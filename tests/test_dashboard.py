@@ -33,6 +33,7 @@ def gateway_get(tmp_path: Path, admin_prefix: str = "/_gateway") -> tuple[Gatewa
     """GET from a gateway in this process (no plugins, not started: the admin app is all)."""
     admin = AdminConfig(prefix=admin_prefix, token="t0ken")
     gateway = Gateway(Config(plugins=PluginsConfig(dir=tmp_path), admin=admin), cwd=tmp_path)
+    gateway.ready = True  # as after its first scan: an unknown path is a 404, not a 503
 
     async def fetch(path: str, headers: dict[str, str] | None) -> httpx.Response:
         transport = httpx.ASGITransport(app=gateway)
