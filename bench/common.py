@@ -1,5 +1,6 @@
 """What the benchmarks share: starting and stopping servers, reading /proc, the machine's
-description, percentiles and writing a Markdown report.
+description, percentiles and writing a Markdown report. Starting a gateway and waiting on it
+is :mod:`gateway.testing`, shared with the tests.
 
 Benchmarks are not tests: nothing here is collected by pytest (``testpaths = ["tests"]``).
 """
@@ -10,15 +11,15 @@ import os
 import platform
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
+
+from gateway.testing import free_port as free_port
+from gateway.testing import wait_for
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -27,30 +28,6 @@ PYTHON = sys.executable
 TOKEN = "bench-token-0123456789"
 #: every benchmarked app answers its one route with exactly these bytes
 HELLO_BODY = b'{"message":"hello"}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(
-    condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; raise after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except (httpx.HTTPError, OSError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what or condition!r}: {last!r}")
 
 
 class Server:
@@ -139,10 +116,6 @@ def gateway_argv(
 
 def gateway_env(**extra: str) -> dict[str, str]:
     return {"GATEWAY_ADMIN_TOKEN": TOKEN, **extra}
-
-
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}"}
 
 
 def proc_status(pid: int) -> dict[str, str]:

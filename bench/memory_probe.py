@@ -2,20 +2,18 @@
 
     python bench/memory_probe.py [--cycles 300] [--bystanders 1000]
 
-Runs a :class:`gateway.Gateway` in-process (no server; ``--bystanders`` FastAPI plugins
-loaded besides) and reloads one plugin that holds 1 MiB per version ``--cycles`` times, each
-strategy in a fresh process:
+Runs a :class:`gateway.registry.Registry` in-process (no server; ``--bystanders`` FastAPI
+plugins loaded besides) and reloads one plugin that holds 1 MiB per version ``--cycles``
+times, each strategy in a fresh process:
 
-- ``as-is``: the gateway as it is;
-- ``no-reclaim``: ``Registry._reclaim`` (a full ``gc.collect()`` + ``malloc_trim`` after
-  each retirement) patched out, i.e. wait for the cyclic GC;
-- ``clear-dicts``: no collection; instead each released module's ``__dict__`` is emptied,
-  which breaks the module <-> function cycles so reference counting frees the version at
-  once, then ``malloc_trim``. A proposed gateway change, patched in here, never in gateway/.
+- ``as-is``: the registry as the gateway builds it (released modules emptied, so reference
+  counting frees a version at once; glibc's heap trimmed after each burst of releases);
+- ``no-trim``: the same without the trim (``reclaim`` does nothing), to show what it is for.
 
-At each checkpoint: RSS, and how many versions' module dicts are still allocated
-(``gc.get_objects()`` lists unreachable objects the collector has not reached yet). Per
-strategy: the time the reclaim step held the event loop per reload (median and max).
+The registry is built from its public parts, with ``reclaim`` passed in (timed, or a no-op):
+nothing of the gateway is patched. At each checkpoint: RSS, and how many versions' module
+dicts are still allocated (``gc.get_objects()`` lists unreachable objects the collector has
+not reached yet). Per strategy: the time the reclaim step held the event loop per reload.
 """
 
 from __future__ import annotations
@@ -31,16 +29,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from common import APPS, markdown_table, median, rss_mb, text_table
 from reload import plugin_source
 
-from gateway import Gateway
 from gateway.config import Config
+from gateway.extensions import build_plugin_manager
+from gateway.loader import LoadServices
+from gateway.memory import trim_heap
+from gateway.plugin import PluginInfo
+from gateway.registry import Registry, RegistrySettings
+from gateway.routing import PrefixTable
 
-MODES = ("as-is", "no-reclaim", "clear-dicts")
+MODES = ("as-is", "no-trim")
 
 
 def versions_in_memory() -> int:
@@ -48,48 +52,31 @@ def versions_in_memory() -> int:
     return sum(1 for o in gc.get_objects() if type(o) is dict and "BALLAST" in o)
 
 
-def patch(mode: str, pauses: list[float]) -> None:
-    """Install ``mode`` and time the reclaim step (what runs on the loop after a release)."""
-    from gateway import registry
-    from gateway.namespace import Namespace
+class NoEvents:
+    def plugin_loaded(self, info: PluginInfo) -> None:
+        pass
 
-    reclaim = getattr(registry.Registry, "_reclaim", None)
-    trim = registry._find_malloc_trim() if hasattr(registry, "_find_malloc_trim") else None
-    release = Namespace.release
+    def plugin_failed(self, info: PluginInfo) -> None:
+        pass
 
-    def timed(step: Any) -> Any:
-        def run(*args: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return step(*args)
-            finally:
-                pauses.append(time.perf_counter() - started)
+    def plugin_unloaded(self, info: PluginInfo) -> None:
+        pass
 
-        return run
 
-    if mode == "as-is":
-        if reclaim is not None:
-            registry.Registry._reclaim = timed(reclaim)  # type: ignore[method-assign]
-        return
-    if reclaim is not None:
-        registry.Registry._reclaim = lambda self: None  # type: ignore[method-assign]
-    if mode == "clear-dicts":
+def reclaim_for(mode: str, pauses: list[float]) -> Any:
+    """What the registry calls after a burst of releases, timed."""
 
-        def release_and_clear(self: Namespace) -> None:
-            modules = [sys.modules.get(name) for name in self.modules()]
-            release(self)
-            for module in modules:
-                if module is not None:
-                    module.__dict__.clear()
-            if trim is not None:
-                trim(0)
+    def timed() -> None:
+        started = time.perf_counter()
+        if mode == "as-is":
+            trim_heap()
+        pauses.append(time.perf_counter() - started)
 
-        Namespace.release = timed(release_and_clear)  # type: ignore[method-assign]
+    return timed
 
 
 async def reloads(cycles: int, checkpoints: set[int], mode: str, bystanders: int) -> dict[str, Any]:
     pauses: list[float] = []
-    patch(mode, pauses)
     root = Path(tempfile.mkdtemp(prefix="gateway-memory-probe-"))
     (root / "mem").mkdir()
     for i in range(bystanders):
@@ -98,20 +85,29 @@ async def reloads(cycles: int, checkpoints: set[int], mode: str, bystanders: int
     config = Config.model_validate(
         {"plugins": {"dir": str(root), "watch": False, "drain_timeout_s": 1}}
     )
-    gateway = Gateway(config)
-    await gateway.startup_runtime()
-    await gateway.registry.scan()
+    plugin_manager, _ = build_plugin_manager(entry_points=False)
+    executor = ThreadPoolExecutor(max_workers=4)
+    registry = Registry(
+        RegistrySettings.from_config(config, root),
+        PrefixTable(),
+        plugin_manager.hook,
+        LoadServices(executor, config, root / "data"),
+        NoEvents(),
+        reclaim=reclaim_for(mode, pauses),
+    )
+    await registry.scan()
     pauses.clear()
     rows = []
     try:
         for i in range(cycles + 1):
             (root / "mem" / "app.py").write_text(plugin_source(f"v{i}", 1 << 20))
-            await gateway.registry.load("mem")
-            await asyncio.sleep(0.01)  # the replaced version drains and is released
+            await registry.load("mem")
+            await registry.settled()  # the replaced version drained and was released
             if i in checkpoints:
                 rows.append((i, rss_mb(os.getpid()), versions_in_memory()))
     finally:
-        await gateway.shutdown()
+        await registry.close()
+        executor.shutdown()
         shutil.rmtree(root, ignore_errors=True)
     return {"rows": rows, "pauses": pauses}
 

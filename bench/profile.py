@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -93,11 +94,21 @@ async def _per_request_us(one: Callable[[], Awaitable[bytes]], n: int, concurren
     return (time.perf_counter() - started) / (n // concurrency * concurrency) * 1e6
 
 
+def _load_app(file: Path) -> Any:
+    """``app`` of a bench app file, imported as a module of its own."""
+    spec = importlib.util.spec_from_file_location(f"bench_app_{file.stem}", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
 def in_process(n: int, repeats: int, plugins_count: int) -> list[list[object]]:
     import uvloop
 
     from gateway import Gateway
     from gateway.config import Config
+    from gateway.wsgi_adapter import WSGIAdapter
 
     work = Path(tempfile.mkdtemp(prefix="gateway-profile-"))
     for name, source in (("fa", "hello_fastapi.py"), ("fl", "hello_flask.py")):
@@ -113,12 +124,12 @@ def in_process(n: int, repeats: int, plugins_count: int) -> list[list[object]]:
 
     async def run() -> list[list[object]]:
         gateway = Gateway(Config.model_validate({"plugins": {"dir": str(work), "watch": False}}))
-        await gateway.startup_runtime()
+        gateway.events.started()
         await gateway.registry.scan()
-        plugins = gateway.registry.plugins
-        fastapi_app = plugins["fa"].current.app  # type: ignore[union-attr]
-        flask_app = plugins["fl"].current.app  # type: ignore[union-attr]
-        wrapped_flask = plugins["fl"].current.mounted.app  # type: ignore[union-attr]
+        # The same apps the plugins serve, imported on their own to be called without the gateway.
+        fastapi_app = _load_app(APPS / "hello_fastapi.py")
+        flask_app = _load_app(APPS / "hello_flask.py")
+        wrapped_flask = WSGIAdapter(flask_app, gateway.executor)
         from a2wsgi import WSGIMiddleware
         from a2wsgi.wsgi import build_environ
 
@@ -140,7 +151,7 @@ def in_process(n: int, repeats: int, plugins_count: int) -> list[list[object]]:
 
         by_hand = Starlette(routes=[Mount("/fa", app=fastapi_app)])
         many = Gateway(Config.model_validate({"plugins": {"dir": str(many_dir), "watch": False}}))
-        await many.startup_runtime()
+        many.events.started()
         await many.registry.scan()
         cases = [
             ("FastAPI app, called directly", _call(fastapi_app, "/")),

@@ -37,11 +37,9 @@ from common import (
     APPS,
     PYTHON,
     REPO,
+    TOKEN,
     Server,
-    admin_headers,
     free_port,
-    gateway_argv,
-    gateway_env,
     git_state,
     machine,
     markdown_table,
@@ -52,6 +50,8 @@ from common import (
     wait_for,
     write_doc,
 )
+
+from gateway.testing import GatewayProcess
 
 DOC = REPO / "docs" / "RELOAD.md"
 BEGIN, END = "<!-- bench/reload.py: begin -->", "<!-- bench/reload.py: end -->"
@@ -109,7 +109,8 @@ def first_live(
 
 
 class Gateway:
-    """The gateway under test, watching ``plugins``, with an admin client."""
+    """The gateway under test (:class:`gateway.testing.GatewayProcess`), watching
+    ``plugins``, with what the measurements below ask of it."""
 
     def __init__(self, work: Path, settle_ms: int, extra_plugins: int = 0) -> None:
         self.plugins = work / "plugins"
@@ -117,18 +118,16 @@ class Gateway:
         for i in range(extra_plugins):  # bystanders: a bigger heap, as in a real deployment
             (self.plugins / f"x{i:04d}").mkdir()
             shutil.copy(APPS / "hello_fastapi.py", self.plugins / f"x{i:04d}" / "app.py")
-        port = free_port()
         cwd = work / "gateway"
         cwd.mkdir()
-        env = gateway_env(GATEWAY_PLUGINS_SETTLE_MS=str(settle_ms))
-        argv = gateway_argv(self.plugins, port, watch=True)
-        self.server = Server("gateway", argv, port=port, log_dir=work, env=env, cwd=cwd)
-        self.server.wait_http("/_gateway/ready", timeout=600)
-        self.client = httpx.Client(base_url=self.server.base_url, timeout=5)
-        self.admin = httpx.Client(base_url=self.server.base_url, timeout=5, headers=admin_headers())
+        env = {"GATEWAY_PLUGINS_SETTLE_MS": str(settle_ms), "PYTHONDONTWRITEBYTECODE": "1"}
+        self.process = GatewayProcess(cwd, self.plugins, env=env, token=TOKEN)
+        self.process.wait_ready(timeout=600)
+        self.client = self.process.client
+        self.base_url = self.process.base_url
 
     def info(self, name: str) -> dict[str, object] | None:
-        response = self.admin.get(f"/_gateway/plugins/{name}")
+        response = self.process.admin.get(f"/_gateway/plugins/{name}")
         return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
 
     def wait_generation(self, name: str, generation: int, timeout: float = 15) -> dict[str, object]:
@@ -137,7 +136,7 @@ class Gateway:
             ok = info and info["status"] == "active" and int(info["generation"]) >= generation  # type: ignore[call-overload]
             return info if ok else None
 
-        return wait_for(done, timeout, interval=0.01, what=f"{name} generation {generation}")  # type: ignore[no-any-return]
+        return wait_for(done, timeout, interval=0.01, what=f"{name} generation {generation}")
 
     def wait_gone(self, name: str, timeout: float = 15) -> None:
         wait_for(lambda: self.info(name) is None, timeout, interval=0.01, what=f"{name} unloaded")
@@ -158,12 +157,12 @@ class Gateway:
         shutil.rmtree(trash)
 
     def released(self, name: str, generation: int) -> bool:
-        return f"plugin {name}: generation {generation} shut down and released" in self.server.log()
+        return (
+            f"plugin {name}: generation {generation} shut down and released" in self.process.log()
+        )
 
     def stop(self) -> None:
-        self.client.close()
-        self.admin.close()
-        self.server.stop()
+        self.process.stop()
 
 
 def swap_delay(info: dict[str, object], wall_t0: float) -> float:
@@ -324,7 +323,7 @@ def gateway_under_load(gw: Gateway, reloads: int, threads: int) -> list[LoadResu
     (gw.plugins / name).mkdir()
     gw.write(name, "load-v0")
     start_gen = int(gw.wait_generation(name, 1)["generation"])  # type: ignore[call-overload]
-    url = f"{gw.server.base_url}/{name}/"
+    url = f"{gw.base_url}/{name}/"
     with Hammer(url, threads, "load-v") as hammer:
         time.sleep(5)
     baseline = hammer.result(f"gateway, {threads} client threads, no reloads", 0)
@@ -374,7 +373,7 @@ def gateway_memory(
             except RuntimeError:
                 print(f"  (generation {gen - 1} not reported released after 10 s)")
             time.sleep(0.3)
-        window.append(rss_mb(gw.server.pid))
+        window.append(rss_mb(gw.process.pid))
         if i in checkpoints:
             points.append((i, window[-1], min(window), max(window)))
             print(
