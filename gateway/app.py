@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .admin import build_admin_app
+from .bytecode import BytecodeCache
 from .config import DATA_DIR_NAME, Config
 from .events import HookEvents
 from .extensions import build_plugin_manager
@@ -67,7 +68,9 @@ class Gateway:
             RegistrySettings.from_config(config, self.plugins_dir),
             self.routes,
             self.plugin_manager.hook,
-            LoadServices(self.executor, config, self.data_dir),
+            LoadServices(
+                self.executor, config, self.data_dir, BytecodeCache(self.data_dir / "bytecode")
+            ),
             self.events,
         )
         self.ready = False

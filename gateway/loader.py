@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pluggy import HookRelay
 
+from .bytecode import BytecodeCache
 from .config import Config
 from .errors import (
     AppNotFound,
@@ -53,6 +54,8 @@ class LoadServices:
     config: Config
     #: the gateway's data folder (Django's database and secret key, plugins' instance folders)
     data_dir: Path
+    #: where plugin modules' bytecode is kept (``None``: compiled on every load)
+    bytecode: BytecodeCache | None = None
 
     @property
     def multiprocess(self) -> bool:
@@ -206,11 +209,15 @@ def load_app(source: PluginSource, hook: HookRelay) -> LoadedApp:
     """
     name, folder, manifest = source.name, source.folder, source.manifest
     check_requirements(folder, name)
+    if source.namespace.bytecode is not None:
+        # Compiled before anything is imported: much source is compiled by a child process.
+        source.namespace.bytecode.prepare(source.namespace.sources())
     known = sorted({f for names in hook.gateway_frameworks() for f in names})
     framework = manifest.framework
     if framework is not None and framework not in known:
+        shown = framework if len(framework) <= 40 else framework[:37] + "..."
         raise ManifestError(
-            f"unknown framework {framework!r} (known: {', '.join(known)})",
+            f"unknown framework {shown!r} (known: {', '.join(known)})",
             plugin=name,
             file=manifest.file,
         )

@@ -14,6 +14,10 @@ from .config import LimitsConfig
 from .errors import ManifestError
 
 MANIFEST_FILE = "plugin.yaml"
+#: a manifest is a few lines; a larger one is refused unread (section 13)
+MAX_MANIFEST_BYTES = 64 * 1024
+#: what an error message quotes of a bad value at most
+_QUOTE = 80
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 #: longer folder names are refused (file systems stop at 255 bytes; URLs should stop sooner)
 MAX_NAME_LENGTH = 128
@@ -137,18 +141,56 @@ class Manifest:
     max_requests: int | None = None
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a manifest needs none, and nested aliases ("billion
+    laughs") expand a few hundred bytes into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(
+                problem="aliases (*name) are not allowed in plugin.yaml",
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def _quote(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _QUOTE else text[: _QUOTE - 3] + "..."
+
+
 def read_manifest(folder: Path, name: str) -> Manifest:
-    """Read and validate ``folder/plugin.yaml``; a missing file means all defaults."""
+    """Read and validate ``folder/plugin.yaml``; a missing file means all defaults.
+
+    Blocking and CPU-bound: the registry calls it off the event loop. A manifest over 64 KiB
+    is refused unread and aliases are refused while parsing, so a hostile one costs little;
+    error messages quote bad values shortened.
+    """
     file = folder / MANIFEST_FILE
     data: Any = {}
     if file.is_file():
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            size = file.stat().st_size
+            if size > MAX_MANIFEST_BYTES:
+                raise ManifestError(
+                    f"plugin.yaml is {size:,} bytes; at most {MAX_MANIFEST_BYTES:,} are read",
+                    plugin=name,
+                    file=file,
+                )
+            with file.open(encoding="utf-8") as f:
+                text = f.read(MAX_MANIFEST_BYTES + 1)  # it may have grown since stat()
+            if len(text) > MAX_MANIFEST_BYTES:
+                raise ManifestError(
+                    f"plugin.yaml is over {MAX_MANIFEST_BYTES:,} bytes", plugin=name, file=file
+                )
+            data = yaml.load(text, Loader=_NoAliasLoader) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
             raise ManifestError(
-                f"invalid YAML{line}: {getattr(exc, 'problem', exc)}", plugin=name, file=file
+                f"invalid YAML{line}: {problem[:200]}", plugin=name, file=file
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ManifestError(f"cannot read manifest: {exc}", plugin=name, file=file) from None
@@ -167,14 +209,15 @@ def read_manifest(folder: Path, name: str) -> Manifest:
             key = ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
                 problems.append(
-                    f"unknown key {key!r} (known: {', '.join(_ManifestModel.model_fields)})"
+                    f"unknown key {_quote(key)} (known: {', '.join(_ManifestModel.model_fields)})"
                 )
             elif not key:  # a rule spanning several keys: its message names them
                 problems.append(err["msg"].removeprefix("Value error, "))
             else:
                 msg = err["msg"].removeprefix("Value error, ")
-                problems.append(f"{key}: {msg} (got {err['input']!r})")
-        raise ManifestError("; ".join(problems), plugin=name, file=file) from None
+                problems.append(f"{_quote(key)}: {msg[:200]} (got {_quote(err['input'])})")
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ManifestError("; ".join(problems[:5]) + more, plugin=name, file=file) from None
     return Manifest(
         framework=model.framework,
         app=model.app,

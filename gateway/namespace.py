@@ -13,15 +13,20 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .bytecode import BytecodeCache
+
 PACKAGE_PREFIX = "gateway_plugin_"
 #: set on each version's package: the plugin's own folder in the gateway's data folder, where
 #: frameworks may write (Flask's ``instance/``, see :mod:`gateway.compat`)
 DATA_ATTRIBUTE = "__gateway_data__"
+#: set on each version's package: the :class:`BytecodeCache` its modules are compiled through
+BYTECODE_ATTRIBUTE = "__gateway_bytecode__"
 
 
 def fresh_package_name(plugin: str, counter: Iterator[int]) -> str:
@@ -44,15 +49,22 @@ def plugin_data_folder(package: str) -> Path | None:
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
-    """Compile plugin modules from source, never from ``__pycache__``.
+    """Plugin modules' code: never from ``__pycache__``, from the gateway's own cache.
 
-    A ``.pyc`` is trusted when the source's mtime (whole seconds) and size match, so an edit
-    made within the same second that keeps the file's size would load stale code on reload.
+    A ``__pycache__`` ``.pyc`` is trusted when the source's mtime (whole seconds) and size
+    match, so an edit made within the same second that keeps the file's size would load stale
+    code on reload. The version's :class:`~gateway.bytecode.BytecodeCache` checks the
+    source's content hash instead (PEP 552); without one, the source is compiled.
     """
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        source = self.get_data(path)
+        package = sys.modules.get(fullname.partition(".")[0])
+        cache = getattr(package, BYTECODE_ATTRIBUTE, None)
+        if isinstance(cache, BytecodeCache):
+            return cache.compile(path, source)
+        return self.source_to_code(source, path)
 
 
 _LOADERS = (
@@ -93,7 +105,8 @@ class PluginModuleFinder(importlib.abc.MetaPathFinder):
 
 
 def install_finder() -> None:
-    """Put the plugin module finder first on ``sys.meta_path`` (once per process)."""
+    """Put the plugin module finder first on ``sys.meta_path`` (once per process; two loads
+    racing here at most insert two identical finders)."""
     if not any(isinstance(f, PluginModuleFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, PluginModuleFinder())
 
@@ -101,10 +114,17 @@ def install_finder() -> None:
 class Namespace:
     """The synthetic package one version of one plugin is imported into."""
 
-    def __init__(self, folder: Path, package: str, data_folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        package: str,
+        data_folder: Path | None = None,
+        bytecode: BytecodeCache | None = None,
+    ) -> None:
         self.folder = folder
         self.package = package
         self.data_folder = data_folder
+        self.bytecode = bytecode
         self.module: types.ModuleType | None = None
 
     def __repr__(self) -> str:
@@ -135,6 +155,8 @@ class Namespace:
     def _register(self, module: types.ModuleType) -> None:
         if self.data_folder is not None:
             setattr(module, DATA_ATTRIBUTE, str(self.data_folder))
+        if self.bytecode is not None:
+            setattr(module, BYTECODE_ATTRIBUTE, self.bytecode)
         sys.modules[self.package] = module
         self.module = module
 
@@ -167,6 +189,14 @@ class Namespace:
             for module in released:
                 if id(module) not in live:
                     module.__dict__.clear()
+
+    def sources(self) -> list[Path]:
+        """The plugin's Python files (hidden folders and ``__pycache__`` left out)."""
+        found = []
+        for parent, dirs, files in os.walk(self.folder):
+            dirs[:] = [d for d in dirs if not d.startswith((".", "__pycache__"))]
+            found += [Path(parent, f) for f in files if f.endswith(".py")]
+        return sorted(found)
 
     def relative_name(self, module_name: str) -> str:
         """``gateway_plugin_x_3.views`` → ``views``, for messages a user can read."""

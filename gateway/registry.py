@@ -19,7 +19,6 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from .config import Config
 from .errors import (
     GatewayError,
     LifespanError,
+    LoadTimeout,
     PluginCodeError,
     PluginError,
     PrefixConflict,
@@ -40,6 +40,7 @@ from .errors import (
 from .extensions import wrap_app
 from .lifespan import Lifespan, LifespanFailed
 from .loader import LoadedApp, LoadServices, PluginSource, load_guarded
+from .loadpool import LoadPool
 from .manifest import Manifest, is_candidate, read_manifest, validate_name
 from .memory import trim_heap
 from .namespace import Namespace, fresh_package_name
@@ -50,6 +51,9 @@ from .state import PluginState, Version
 from .types import ASGIApp
 
 logger = logging.getLogger(__name__)
+
+#: loads waited for at once (each in a thread of its own, see :mod:`gateway.loadpool`)
+PARALLEL_LOADS = 4
 
 
 class PluginEvents(Protocol):
@@ -99,9 +103,12 @@ class Registry:
         self.events = events
         self._plugins: dict[str, PluginState] = {}
         self._packages = itertools.count(1)
-        # Imports run here, one at a time, so loading never blocks the event loop and two
-        # loads never interleave their imports.
-        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-loader")
+        # Manifests are parsed and plugins imported off the event loop, several at once, each
+        # load with its deadline: a hung import delays nothing but itself.
+        self._pool = LoadPool(PARALLEL_LOADS)
+        # Prefixes claimed by loads under way: two plugins loading at once for one prefix
+        # conflict as surely as with one already mounted, and the first to start wins.
+        self._claims: dict[str, str] = {}
         self._retirement = Retirement(
             settings.drain_timeout_s, on_unloaded=events.plugin_unloaded, reclaim=reclaim
         )
@@ -118,11 +125,13 @@ class Registry:
         return name in self._plugins
 
     def infos(self) -> list[PluginInfo]:
-        return [self._plugins[name].info() for name in sorted(self._plugins)]
+        """Every plugin a load has been tried for, by name."""
+        states = (self._plugins[name] for name in sorted(self._plugins))
+        return [state.info() for state in states if state.attempted]
 
     def info(self, name: str) -> PluginInfo | None:
         state = self._plugins.get(name)
-        return state.info() if state else None
+        return state.info() if state is not None and state.attempted else None
 
     def describe_routes(self, name: str) -> list[str]:
         """The routes of the version of ``name`` that serves (``gateway check``)."""
@@ -143,23 +152,57 @@ class Registry:
             return []
 
     async def scan(self) -> None:
-        """Bring the registry in line with the folder: load new plugins, drop removed ones."""
+        """Bring the registry in line with the folder: load new plugins, drop removed ones.
+
+        New plugins load in parallel, each bounded by ``load_timeout_s``. Their manifests are
+        read first, so that the loads start in name order and, of two plugins claiming one
+        prefix, the first by name gets it, as when they loaded one after the other.
+        """
         present = self.folder_names()
         for name in sorted(set(self._plugins) - set(present)):
             await self.unload(name)
-        for name in present:
-            if name not in self._plugins or self._plugins[name].current is None:
-                await self.load(name)
+        names = [n for n in present if n not in self._plugins or self._plugins[n].current is None]
+        manifests = await asyncio.gather(*(self._read(name) for name in names))
+        await asyncio.gather(
+            *(self._load(name, manifest) for name, manifest in zip(names, manifests, strict=True))
+        )
 
     async def load(self, name: str) -> PluginInfo:
         """Load (or reload) ``name`` from its folder; unload it if the folder is gone."""
+        return await self._load(name, None)
+
+    async def _load(self, name: str, read: Manifest | PluginError | None) -> PluginInfo:
         if not is_candidate(name) or not (self.root / name).is_dir():
             await self.unload(name)
             return PluginState(name).info()
         state = self._plugins.setdefault(name, PluginState(name))
         async with state.lock:
-            await self._load_locked(state)
+            try:
+                await self._load_locked(state, read)
+            finally:
+                state.attempted = True
         return state.info()
+
+    async def _read(self, name: str) -> Manifest | PluginError:
+        """The plugin's name checked and its manifest read, off the event loop (a hostile
+        manifest costs a thread, not every plugin's requests)."""
+
+        def read() -> Manifest:
+            validate_name(name)
+            return read_manifest(self.root / name, name)
+
+        try:
+            return await self._pool.run(
+                read, timeout=self.settings.load_timeout_s, name=f"gateway-manifest:{name[:64]}"
+            )
+        except PluginError as exc:
+            return exc
+        except TimeoutError:
+            return LoadTimeout(
+                f"reading plugin.yaml took longer than load_timeout_s "
+                f"({self.settings.load_timeout_s:g}s)",
+                plugin=name,
+            )
 
     async def unload(self, name: str) -> None:
         """Unmount ``name``: new requests 404, in-flight ones finish, then it is shut down."""
@@ -183,35 +226,71 @@ class Registry:
         self._retirement.closing = True
         await asyncio.gather(*(self.unload(name) for name in list(self._plugins)))
         await self._retirement.wait()
-        self._loader.shutdown(wait=False, cancel_futures=True)
+        for thread in self._pool.abandoned():
+            logger.warning("a load that missed its deadline is still running in %s", thread.name)
+        self._pool.close()
 
-    async def _load_locked(self, state: PluginState) -> None:
+    async def _load_locked(self, state: PluginState, read: Manifest | PluginError | None) -> None:
         name = state.name
-        folder = self.root / name
         started = time.perf_counter()
-        try:
-            validate_name(name)
-            manifest = read_manifest(folder, name)
-        except PluginError as exc:
-            self._failed(state, exc, started)
+        deadline = started + self.settings.load_timeout_s
+        manifest = read if read is not None else await self._read(name)
+        if isinstance(manifest, PluginError):
+            self._failed(state, manifest, started)
             return
         state.prefix = manifest.prefix
         state.framework = manifest.framework or state.framework
         if not manifest.enabled:
             self._disable(state)
             return
+        try:
+            self._check_prefix(name, manifest)
+        except PluginError as exc:
+            self._failed(state, exc, started)
+            return
+        self._claims[manifest.prefix] = name
+        try:
+            version, upcoming = await self._build(state, manifest, deadline)
+        except GatewayError as exc:
+            self._failed(state, exc, started)
+            return
+        finally:
+            if self._claims.get(manifest.prefix) == name:
+                del self._claims[manifest.prefix]
+        self._activate(state, version, upcoming, started)
+
+    async def _build(
+        self, state: PluginState, manifest: Manifest, deadline: float
+    ) -> tuple[Version, PluginInfo]:
+        """Import, start and wrap a new version of ``state``'s plugin, all before
+        ``deadline``; on failure nothing of it is left."""
+        name, folder = state.name, self.root / state.name
         namespace = Namespace(
             folder,
             fresh_package_name(name, self._packages),
             self.services.data_dir / "plugins" / name,
+            self.services.bytecode,
         )
         source = PluginSource(name, folder, manifest, namespace, self.services)
+
+        def release() -> None:
+            source.release()
+            namespace.release()
+
         try:
-            self._check_prefix(name, manifest)
-            loaded = await asyncio.get_running_loop().run_in_executor(
-                self._loader, load_guarded, source, self.hooks
+            loaded = await self._pool.run(
+                lambda: load_guarded(source, self.hooks),
+                timeout=self._remaining(deadline),
+                name=f"gateway-load:{name[:64]}",
+                when_late=release,  # an abandoned import that ends after all
             )
-            lifespan = await self._start(loaded)
+        except TimeoutError:
+            raise self._timeout(name, "importing it") from None
+        except GatewayError:
+            release()
+            raise
+        try:
+            lifespan = await self._start(loaded, deadline)
             try:
                 # Another plugin may have claimed the prefix while this one was loading.
                 self._check_prefix(name, manifest)
@@ -220,27 +299,31 @@ class Registry:
             except PluginError:
                 await lifespan.shutdown(self.settings.drain_timeout_s)
                 raise
-        except GatewayError as exc:
-            source.release()
-            namespace.release()
-            self._failed(state, exc, started)
-            return
+        except GatewayError:
+            release()
+            raise
         mounted = MountedApp(name, manifest.prefix, app, upcoming.generation, lifespan.state)
-        self._activate(
-            state, Version(mounted, loaded, lifespan, manifest.prefix), upcoming, started
+        return Version(mounted, loaded, lifespan, manifest.prefix), upcoming
+
+    def _remaining(self, deadline: float) -> float:
+        return max(0.0, deadline - time.perf_counter())
+
+    def _timeout(self, name: str, doing: str) -> LoadTimeout:
+        return LoadTimeout(
+            f"{doing} took longer than load_timeout_s ({self.settings.load_timeout_s:g}s); "
+            "the previous version, if any, keeps serving",
+            plugin=name,
         )
 
-    async def _start(self, loaded: LoadedApp) -> Lifespan:
-        name, timeout = loaded.source.name, self.settings.load_timeout_s
+    async def _start(self, loaded: LoadedApp, deadline: float) -> Lifespan:
+        name = loaded.source.name
         lifespan = Lifespan(loaded.asgi_app, name)
         try:
-            await lifespan.startup(timeout)
+            await lifespan.startup(self._remaining(deadline))
         except LifespanFailed as exc:
             raise LifespanError(f"lifespan startup failed: {exc}", plugin=name) from None
         except TimeoutError:
-            raise LifespanError(
-                f"lifespan startup did not finish within {timeout:g}s", plugin=name
-            ) from None
+            raise self._timeout(name, "importing it and running its lifespan startup") from None
         return lifespan
 
     @staticmethod
@@ -336,14 +419,16 @@ class Registry:
                 plugin=name,
                 file=where,
             )
-        holder = self.routes.get(prefix)
-        if holder is not None and holder.name != name:
+        mounted = self.routes.get(prefix)
+        holder = mounted.name if mounted is not None else self._claims.get(prefix)
+        if holder is not None and holder != name:
+            doing = "served" if mounted is not None else "being loaded"
             raise PrefixConflict(
-                f"prefix {prefix!r} is already served by plugin {holder.name!r}; "
+                f"prefix {prefix!r} is already {doing} by plugin {holder!r}; "
                 f"plugin {name!r} cannot claim it too",
                 plugin=name,
                 prefix=prefix,
-                holder=holder.name,
+                holder=holder,
                 file=where,
             )
 

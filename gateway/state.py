@@ -51,6 +51,9 @@ class PluginState:
         #: the latest failed attempt, kept while an older version still serves
         self.last_error: PluginError | None = None
         self.current: Version | None = None
+        #: whether a load of it has finished yet (a plugin whose first load is still running
+        #: is not shown: it is neither serving nor failed)
+        self.attempted = False
         self.lock = asyncio.Lock()
 
     def __repr__(self) -> str:
