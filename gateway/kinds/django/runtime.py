@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import PluginError, RestartRequired
 from ...loader import PluginSource
+from .migrate import migrate
 from .settings import DATA_DIR, default_settings
 
 if TYPE_CHECKING:
@@ -113,14 +114,14 @@ class DjangoRuntime:
         import django
         from django.conf import settings
         from django.core.handlers.wsgi import WSGIHandler
-        from django.core.management import call_command
 
         if not settings.configured:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             overrides = self.gateway.config.django.settings
-            settings.configure(**{**default_settings(self.data_dir), **overrides})
+            django_config = self.gateway.config.django
+            settings.configure(**{**default_settings(self.data_dir, django_config), **overrides})
             django.setup()
-            call_command("migrate", interactive=False, verbosity=0)
+            migrate(self.data_dir)
             logger.info("Django %s runtime ready (data in %s)", django.get_version(), self.data_dir)
         return WSGIHandler()
 
@@ -195,7 +196,6 @@ class DjangoRuntime:
         self, source: PluginSource, label: str, previous_admin: dict[Any, Any]
     ) -> types.ModuleType:
         from django.contrib import admin
-        from django.core.management import call_command
 
         for model in previous_admin:
             admin.site.unregister(model)
@@ -203,7 +203,7 @@ class DjangoRuntime:
             source.import_module("admin")
         urls = source.import_module("urls")
         if (source.folder / "migrations").is_dir():
-            call_command("migrate", label, interactive=False, verbosity=0)
+            migrate(self.data_dir, label)
         return build_urlconf(source, urls)
 
     def _restore(self, label: str, config: Any, admin_entries: dict[Any, Any]) -> None:
