@@ -47,12 +47,15 @@ FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
+# the repository this was built from: --build-arg SOURCE=https://...
+ARG SOURCE=unknown
 ARG PYTHON_IMAGE
 LABEL org.opencontainers.image.title="plugin-gateway" \
       org.opencontainers.image.description="One process, one port: FastAPI, Flask, Django and plain-function services hot-loaded from a plugins folder." \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 
