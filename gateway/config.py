@@ -129,9 +129,32 @@ class AdminConfig(_Model):
 
 
 class DjangoConfig(_Model):
-    """Django settings merged over the gateway's Django defaults."""
+    """Django settings merged over the gateway's Django defaults, the database they use and
+    the secret key (both shared by every replica; neither is ever shown in a repr)."""
 
     settings: dict[str, Any] = Field(default_factory=dict)
+    #: ``postgres://user:password@host:5432/name``, ``sqlite:///path``; null = SQLite in the
+    #: data folder. Holds a password, so it is hidden like the secret key.
+    database_url: str | None = Field(default=None, repr=False, min_length=1)
+    #: null = generated once and kept in the data folder (one replica only)
+    secret_key: str | None = Field(default=None, repr=False, min_length=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        # The ValueError text completes "expected ...", see _expected(); it never repeats
+        # the URL, which holds a password.
+        if value is not None:
+            import dj_database_url
+
+            try:
+                dj_database_url.parse(value)
+            except ValueError:
+                raise ValueError(
+                    "a database URL such as postgres://user:password@host:5432/name or "
+                    "sqlite:///path/to/db.sqlite3"
+                ) from None
+        return value
 
 
 class Config(_Model):

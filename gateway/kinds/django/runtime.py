@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import compat
+from ...config import DjangoConfig
 from ...errors import DjangoError, DjangoSettingsError, RestartRequired
 from ...loader import LoadServices, PluginSource
+from .migrate import migrate
 from .settings import default_settings
 
 if TYPE_CHECKING:
@@ -99,9 +101,9 @@ class DjangoRuntime:
     _process: ClassVar[DjangoRuntime | None] = None
     _process_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, data_dir: Path, overrides: dict[str, Any]) -> None:
+    def __init__(self, data_dir: Path, django: DjangoConfig) -> None:
         self.data_dir = data_dir
-        self.overrides = overrides
+        self.django = django
         self.handler: WSGIHandler | None = None
         self._models: dict[str, ModelsRecord] = {}
         self._registrations: dict[str, list[Registration]] = {}
@@ -116,16 +118,12 @@ class DjangoRuntime:
     @classmethod
     def for_process(cls, services: LoadServices, plugin: str) -> DjangoRuntime:
         """The process's runtime, created on first use with ``services``' Django settings."""
-        data_dir = services.data_dir
-        overrides = dict(services.config.django.settings)
+        data_dir, django = services.data_dir, services.config.django
         with cls._process_lock:
             runtime = cls._process
             if runtime is None:
-                runtime = cls._process = cls(data_dir, overrides)
-            elif (runtime.data_dir, _canonical(runtime.overrides)) != (
-                data_dir,
-                _canonical(overrides),
-            ):
+                runtime = cls._process = cls(data_dir, django)
+            elif (runtime.data_dir, _canonical(runtime.django)) != (data_dir, _canonical(django)):
                 raise DjangoSettingsError(
                     "Django allows one settings module per process, and this process's Django "
                     f"runtime was configured by another gateway (data folder "
@@ -146,13 +144,13 @@ class DjangoRuntime:
         import django
         from django.conf import settings
         from django.core.handlers.wsgi import WSGIHandler
-        from django.core.management import call_command
 
         if not settings.configured:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            settings.configure(**{**default_settings(self.data_dir), **self.overrides})
+            defaults = default_settings(self.data_dir, self.django)
+            settings.configure(**{**defaults, **self.django.settings})
             django.setup()
-            call_command("migrate", interactive=False, verbosity=0)
+            migrate(self.data_dir)
             logger.info("Django %s runtime ready (data in %s)", django.get_version(), self.data_dir)
         return WSGIHandler()
 
@@ -228,7 +226,6 @@ class DjangoRuntime:
         self, source: PluginSource, label: str, previous_admin: dict[Any, Any]
     ) -> types.ModuleType:
         from django.contrib import admin
-        from django.core.management import call_command
 
         for model in previous_admin:
             admin.site.unregister(model)
@@ -236,7 +233,7 @@ class DjangoRuntime:
             source.import_module("admin")
         urls = source.import_module("urls")
         if (source.folder / "migrations").is_dir():
-            call_command("migrate", label, interactive=False, verbosity=0)
+            migrate(self.data_dir, label)
         return build_urlconf(source, urls)
 
     def release(self, label: str, package: str) -> None:
@@ -275,8 +272,9 @@ class DjangoRuntime:
         compat.django_reset_caches()
 
 
-def _canonical(settings: dict[str, Any]) -> str:
-    return json.dumps(settings, sort_keys=True, default=repr)
+def _canonical(django: DjangoConfig) -> str:
+    """The Django configuration, comparable (secrets included, never shown)."""
+    return json.dumps(django.model_dump(mode="json"), sort_keys=True, default=repr)
 
 
 def build_urlconf(source: PluginSource, urls: types.ModuleType) -> types.ModuleType:
