@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -78,7 +80,18 @@ class Retirement:
                 timeout,
             )
         await version.shutdown(timeout)
-        version.release(clear=drained)
+        leftovers = threads_running(version.loaded.source.namespace.package)
+        if leftovers:
+            # Emptying the modules would pull the globals from under these threads.
+            logger.warning(
+                "plugin %s: generation %d left %d thread(s) running its code after it was "
+                "shut down: %s; its modules are released but not emptied",
+                info.name,
+                version.generation,
+                len(leftovers),
+                ", ".join(sorted(t.name for t in leftovers)),
+            )
+        version.release(clear=drained and not leftovers)
         logger.info(
             "plugin %s: generation %d shut down and released in %.0f ms",
             info.name,
@@ -87,3 +100,21 @@ class Retirement:
         )
         if unloaded:
             self._on_unloaded(info)
+
+
+def threads_running(package: str) -> list[threading.Thread]:
+    """The threads with a frame of ``package``'s modules on their stack now (the plugin's
+    own threads, and pool threads still inside one of its requests)."""
+    dotted = package + "."
+    threads = {t.ident: t for t in threading.enumerate()}
+    found = []
+    for ident, frame in sys._current_frames().items():
+        walked: Any = frame
+        while walked is not None:
+            name = walked.f_globals.get("__name__", "")
+            if name == package or name.startswith(dotted):
+                if ident in threads:
+                    found.append(threads[ident])
+                break
+            walked = walked.f_back
+    return found

@@ -215,3 +215,19 @@ def test_sigterm_stops_the_gateway_while_an_import_hangs(tmp_path: Path) -> None
         assert time.monotonic() - started < 2 + 5
     finally:
         gateway.stop()
+
+
+def test_a_replaced_version_whose_thread_still_runs_is_named_and_keeps_its_globals(
+    gw: GatewayProcess,
+) -> None:
+    copy_plugin(FIXTURES / "ticker", gw.plugins_dir)
+    gw.wait_plugin("ticker", status="active", generation=1)
+    (gw.plugins_dir / "ticker" / "version.txt").write_text("v2\n")
+    gw.wait_plugin("ticker", status="active", generation=2)
+    wait_for(lambda: "plugin ticker: generation 1 left 1 thread(s) running" in gw.log())
+    assert "ticker-v1" in gw.log()
+    ticks = gw.workdir / "ticker-v1.txt"
+    seen = int(ticks.read_text() or 0)
+    wait_for(lambda: int(ticks.read_text() or 0) > seen + 5)  # still ticking, globals intact
+    (gw.workdir / "stop-ticker").touch()
+    assert "NameError" not in gw.log() and "Exception in thread" not in gw.log()
