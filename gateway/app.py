@@ -16,6 +16,7 @@ from .config import DATA_DIR_NAME, Config
 from .events import HookEvents
 from .extensions import build_plugin_manager
 from .loader import LoadServices
+from .memory import freeze_heap
 from .plugin import DISABLED, FAILED, SERVING, PluginInfo
 from .registry import Registry, RegistrySettings
 from .routing import PrefixTable
@@ -142,6 +143,7 @@ class Gateway:
 
     async def _first_scan(self) -> None:
         await self.registry.scan()
+        freeze_heap()  # full collections would walk every plugin's objects (see memory.py)
         self.ready = True
         infos = self.registry.infos()
         logger.info(

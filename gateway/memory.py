@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from collections.abc import Callable
 
 
@@ -30,3 +31,18 @@ def trim_heap() -> None:
     """
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the cyclic GC's reach (``gc.freeze()``).
+
+    A full (generation 2) collection walks every tracked object while holding the GIL, so
+    it stalls every plugin: measured with 1,000 FastAPI plugins loaded (271,525 tracked
+    objects), one full collection took 232 ms; loading a large plugin triggers one. Done once
+    the first scan is over, later full collections only walk what was allocated since: 0 ms
+    for the same heap. The price: a cycle among objects frozen here is never collected, so a
+    plugin version of the first scan, once replaced, leaves its cyclic garbage behind (most
+    of a version is freed by reference counting, see :mod:`gateway.namespace`): measured
+    about 20 KiB per FastAPI version, once per plugin, not growing with reloads.
+    """
+    gc.freeze()
