@@ -22,6 +22,8 @@ FLAG_NAMES = {
     "server.port": "--port",
     "server.workers": "--workers",
     "server.access_log": "--no-access-log",
+    "server.log_level": "--log-level",
+    "server.log_format": "--log-format",
     "plugins.dir": "--plugins",
     "plugins.watch": "--no-watch",
     "plugins.poll": "--poll",
@@ -46,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, metavar="N")
     run.add_argument("--no-watch", action="store_true", help="do not watch the plugins folder")
     run.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    run.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="least severe level logged (default: info)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text lines, or one JSON object per line (default: text)",
+    )
     run.add_argument("--poll", action="store_true", help="watch by polling (network file systems)")
 
     check = commands.add_parser("check", help="load one plugin folder and describe it")
@@ -97,12 +110,15 @@ def _run(args: argparse.Namespace) -> int:
             "server.port": args.port,
             "server.workers": args.workers,
             "server.access_log": False if args.no_access_log else None,
+            "server.log_level": args.log_level,
+            "server.log_format": args.log_format,
             "plugins.dir": args.plugins,
             "plugins.watch": False if args.no_watch else None,
             "plugins.poll": True if args.poll else None,
         },
         flag_names=FLAG_NAMES,
     )
+    configure_logging(config.server.log_level, config.server.log_format)
     cwd = Path.cwd()
     plugins_dir = cwd / config.plugins.dir
     if not plugins_dir.is_dir():

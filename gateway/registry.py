@@ -286,6 +286,7 @@ class Registry:
             info.framework,
             version.prefix,
             (time.perf_counter() - started) * 1000,
+            extra={"plugin": state.name, "generation": info.generation},
         )
         self.events.plugin_loaded(info)
         if old is not None:
@@ -300,12 +301,20 @@ class Registry:
         if version is not None:
             self._unmount(state, version, "disabled, unmounted")
         else:
-            logger.info("plugin %s: disabled", state.name)
+            logger.info(
+                "plugin %s: disabled", state.name, extra={"plugin": state.name, "generation": 0}
+            )
 
     def _unmount(self, state: PluginState, version: Version, what: str) -> None:
         """Take ``version`` out of the route table and retire it (the plugin is gone)."""
         self.routes.remove(version.prefix, version.mounted)
-        logger.info("plugin %s: %s generation %d", state.name, what, version.generation)
+        logger.info(
+            "plugin %s: %s generation %d",
+            state.name,
+            what,
+            version.generation,
+            extra={"plugin": state.name, "generation": version.generation},
+        )
         self._retirement.retire(version, state.info(), unloaded=True)
         self._retry_waiting_for(version.prefix)
 
@@ -324,6 +333,7 @@ class Registry:
             (time.perf_counter() - started) * 1000,
             serving,
             exc,
+            extra={"plugin": state.name, "generation": state.generation},
         )
         self.events.plugin_failed(state.info())
 

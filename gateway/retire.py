@@ -76,6 +76,7 @@ class Retirement:
                 version.generation,
                 version.mounted.inflight,
                 timeout,
+                extra={"plugin": info.name, "generation": version.generation},
             )
         await version.shutdown(timeout)
         version.release(clear=drained)
@@ -84,6 +85,7 @@ class Retirement:
             info.name,
             version.generation,
             (time.perf_counter() - started) * 1000,
+            extra={"plugin": info.name, "generation": version.generation},
         )
         if unloaded:
             self._on_unloaded(info)
