@@ -133,6 +133,15 @@ class Registry:
         routes = self.hooks.gateway_describe_routes(app=loaded.app, framework=loaded.framework)
         return list(routes or [])
 
+    def serving(self) -> list[tuple[PluginInfo, LoadedApp]]:
+        """Every plugin with a version serving, and that version's loaded app (for the
+        merged OpenAPI document)."""
+        return [
+            (state.info(), state.current.loaded)
+            for name, state in sorted(self._plugins.items())
+            if state.current is not None
+        ]
+
     def folder_names(self) -> list[str]:
         """The plugin folders present now (hidden and staging folders left out)."""
         try:

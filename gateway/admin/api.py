@@ -7,8 +7,10 @@ pages' files needs ``Authorization: Bearer <token>`` (:mod:`.auth`).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -20,11 +22,14 @@ from starlette.routing import Route
 
 from .. import dashboard
 from ..manifest import is_valid_name
+from ..observability import openapi
 from ..observability.metrics import Metrics, NoMetrics
 from ..plugin import SERVING
 from ..registry import Registry
 from ..types import ASGIApp
 from .auth import BearerAuth
+
+logger = logging.getLogger(__name__)
 
 #: what needs no token: probes, and the dashboard page and its assets (they hold no data)
 PUBLIC_PATHS = frozenset({"/health", "/ready", *dashboard.PUBLIC_PATHS})
@@ -95,6 +100,21 @@ def build_admin_app(
         body, content_type = await anyio.to_thread.run_sync(metrics.exposition)
         return Response(body, headers={"Content-Type": content_type})
 
+    def merged_openapi() -> dict[str, Any]:
+        parts = []
+        for info, loaded in registry.serving():
+            try:
+                document = openapi.describe(loaded.app, loaded.asgi_app)
+            except Exception:  # one plugin's broken schema must not hide the others
+                logger.exception("plugin %s: its OpenAPI document failed", info.name)
+                continue
+            if document is not None:
+                parts.append((info.name, info.prefix or "/", info.framework, document))
+        return openapi.merge(parts)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(await anyio.to_thread.run_sync(merged_openapi))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         return JSONResponse(
@@ -110,6 +130,7 @@ def build_admin_app(
             Route("/plugins/{name}/reload", reload, methods=["POST"]),
             Route("/plugins/{name}/health", plugin_health),
             Route("/metrics", metrics_text),
+            Route("/openapi.json", openapi_json),
             *dashboard.dashboard_routes(),
         ],
         middleware=[
