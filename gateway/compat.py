@@ -67,6 +67,17 @@ def django_restore_app(label: str, config: AppConfig | None) -> None:
     apps.clear_cache()
 
 
+def django_forget_models(label: str) -> None:
+    """Forget the models registered for app ``label`` (a version that failed before its
+    models were kept), so the next version's module can register classes of the same names
+    without Django's "Conflicting models" error. ``Apps.all_models`` is what
+    ``register_model()`` fills; Django has no public way to unregister."""
+    from django.apps import apps
+
+    apps.all_models.pop(label, None)
+    apps.clear_cache()
+
+
 # --- Django admin's registry ----------------------------------------------------------------
 # ``AdminSite._registry`` maps models to ModelAdmins; unregister() exists, but reading which
 # models an app registered and putting them back after a failed reload needs the dict:

@@ -133,9 +133,12 @@ def test_sign_in_see_a_failed_plugin_and_reload_one(page: Page, gw: GatewayProce
     expect(broken.locator("td.error")).to_contain_text("RuntimeError")
     expect(broken.locator("td.error")).to_contain_text("database unreachable")
     expect(page.get_by_role("row")).to_have_count(4)  # the header and three plugins
-    # No /metrics in this gateway: the traffic columns say so instead of failing.
-    for column in ("rate", "latency", "in-flight"):
-        expect(flask_a.locator(f"td.{column}")).to_have_text("metrics unavailable")
+    # The traffic columns come from /metrics: after two scrapes, a rate and a latency.
+    for _ in range(5):
+        gw.client.get("/flask-a/")
+    expect(flask_a.locator("td.rate")).to_contain_text("/s", timeout=20_000)
+    expect(flask_a.locator("td.latency")).to_contain_text("s")
+    expect(flask_a.locator("td.in-flight")).to_have_text("0")
 
     flask_a.get_by_role("button", name="Reload flask-a").click()
     expect(flask_a.locator("td.generation")).to_have_text("2")
