@@ -322,3 +322,37 @@ def test_metrics_parser(page: Page, gw: GatewayProcess) -> None:
     assert result["reset"] == {"rate": None, "meanLatency": None, "inFlight": 0}
     assert result["idle"] == {"rate": 0, "meanLatency": None, "inFlight": 0}
     assert result["formats"] == ["12.3 ms", "0.40 ms", "2.50 s", "0.00/s", "12.3/s", "1235/s"]
+
+
+@pytest.fixture(scope="module")
+def api_gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    gateway = launch_gateway(tmp_path_factory.mktemp("docs"), "api-calc", "api-store")
+    yield gateway
+    assert gateway.stop() == 0, gateway.log()
+
+
+def test_the_docs_page_shows_the_merged_api_offline(page: Page, api_gw: GatewayProcess) -> None:
+    recorder = Recorder(page)
+    page.goto(f"{api_gw.base_url}/_gateway/docs")
+    # no token yet: the page asks for it, like the dashboard
+    expect(page.get_by_label("Admin token")).to_be_visible()
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="api-store")).to_be_visible()
+    expect(page.get_by_role("heading", name="api-calc")).to_be_visible()
+    operation = page.locator("details.operation", has_text="/api-calc/hello")
+    operation.locator("summary").click()
+    expect(operation).to_contain_text("operationId: api-calc__hello")
+    expect(operation).to_contain_text("Say hello.")
+    expect(page.locator("#schema-api-store__catalog__Item")).to_have_count(1)
+    recorder.assert_only_local_requests()
+    recorder.assert_no_console_errors({"/_gateway/openapi.json": 401})
+
+
+def test_a_functions_plugins_own_docs_page(page: Page, api_gw: GatewayProcess) -> None:
+    recorder = Recorder(page)
+    page.goto(f"{api_gw.base_url}/api-calc/docs")
+    expect(page.get_by_role("heading", name="api-calc", exact=True).first).to_be_visible()
+    expect(page.locator("details.operation", has_text="/sum")).to_contain_text("Add numbers.")
+    recorder.assert_only_local_requests()
+    recorder.assert_no_console_errors({})

@@ -152,9 +152,12 @@ def test_two_workers_sum_to_what_was_sent(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     copy_plugin(FIXTURES / "obs-asgi", plugins)
-    gw = GatewayProcess(tmp_path, plugins, ["--workers", "2"])
+    temp = tmp_path / "tmp"  # where the parent makes the workers' metrics folder
+    temp.mkdir()
+    gw = GatewayProcess(tmp_path, plugins, ["--workers", "2"], {"TMPDIR": str(temp)})
     try:
         gw.wait_ready()
+        assert len(list(temp.glob("gateway-metrics-*"))) == 1
         pids: set[int] = set()
         sent = 0
         # Each request on a new connection, which the kernel hands to either worker; go on
@@ -186,7 +189,7 @@ def test_two_workers_sum_to_what_was_sent(tmp_path: Path) -> None:
         assert value(scrape(gw), "gateway_plugin_status", plugin="obs-asgi", status="active") == 1
     finally:
         assert gw.stop() == 0, gw.log()
-    assert not list(tmp_path.glob("gateway-metrics-*"))
+    assert list(temp.glob("gateway-metrics-*")) == []  # removed at exit
 
 
 def test_metrics_disabled(start_gateway: Callable[..., GatewayProcess]) -> None:

@@ -26,8 +26,10 @@ def test_plugin_module_loggers_get_the_plugin_name(tmp_path: Path) -> None:
         assert plugin_logger_name("gateway_plugin_my_shop_7") == "plugin.my-shop"
     finally:
         del sys.modules[package.__name__]
-    # released: the name from the package name (hyphens are lost there)
-    assert plugin_logger_name("gateway_plugin_my_shop_7.views") == "plugin.my_shop.views"
+    # the answer is kept for the logger's later records, after the release too
+    assert plugin_logger_name("gateway_plugin_my_shop_7.views") == "plugin.my-shop.views"
+    # a package never seen while registered: the name from the package name
+    assert plugin_logger_name("gateway_plugin_my_shop_8.views") == "plugin.my_shop.views"
     assert plugin_logger_name("uvicorn.error") == "uvicorn.error"
     assert plugin_logger_name("gateway.registry") == "gateway.registry"
 

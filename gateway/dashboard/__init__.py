@@ -102,9 +102,13 @@ def standalone_docs_page(title: str) -> tuple[bytes, dict[str, str]]:
     page = (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        # no favicon request into the plugin's URL space
+        '<link rel="icon" href="data:,">\n'
         f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
         '<main id="docs" class="docs"></main>\n'
         f"<script>{script}</script>\n</body>\n</html>\n"
     )
-    policy = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'sha256-{digest}'")
+    policy = CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", f"script-src 'sha256-{digest}'"
+    ).replace("img-src 'self'", "img-src 'self' data:")
     return page.encode(), {**_HEADERS, "Content-Security-Policy": policy}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import json
 import logging
 import logging.config
@@ -62,12 +63,14 @@ _PLUGIN_MODULE = re.compile(re.escape(PACKAGE_PREFIX) + r"(.+)_\d+")
 _LOGGED = "__gateway_logged__"
 
 
+@functools.lru_cache(maxsize=4096)
 def plugin_logger_name(name: str) -> str:
     """``plugin.shop.views`` for ``gateway_plugin_shop_3.views``; other names unchanged.
 
     The plugin's name is read from its package (the data folder it was given is named after
     the plugin, hyphens included); a package already released falls back to the name in the
-    package name, where hyphens have become underscores.
+    package name, where hyphens have become underscores. Cached: a logger's records all get
+    the first answer.
     """
     package, dot, rest = name.partition(".")
     folder = plugin_data_folder(package)
