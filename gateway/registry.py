@@ -311,7 +311,9 @@ class Registry:
             self._unmount(state, version, "disabled, unmounted")
         else:
             logger.info(
-                "plugin %s: disabled", state.name, extra={"plugin": state.name, "generation": 0}
+                "plugin %s: disabled",
+                state.name,
+                extra={"plugin": state.name, "generation": state.generation},
             )
 
     def _unmount(self, state: PluginState, version: Version, what: str) -> None:

@@ -164,3 +164,19 @@ def test_no_access_log_turns_the_gateways_access_line_off(tmp_path: Path) -> Non
     finally:
         assert gw.stop() == 0, gw.log()
     assert "/obs-asgi/echo" not in gw.log()
+
+
+def test_with_two_workers_every_line_is_json_too(tmp_path: Path) -> None:
+    gw = launch_gateway(tmp_path, "obs-asgi", args=["--workers", "2", "--log-format", "json"])
+    try:
+        for _ in range(10):
+            gw.client.get("/obs-asgi/echo", headers={"Connection": "close"})
+        wait_for(lambda: gw.log().count('"/obs-asgi/echo"') >= 10, timeout=20, what="access")
+    finally:
+        assert gw.stop() == 0, gw.log()
+    lines = entries(gw)
+    messages = [e["message"] for e in lines]
+    assert any(m.startswith("Started parent process") for m in messages), messages
+    started = [m for m in messages if m.startswith("Started server process")]
+    assert len(started) == 2, messages  # each worker's own uvicorn lines
+    assert sum("obs-asgi: loaded generation 1" in m for m in messages) == 2
