@@ -17,6 +17,7 @@ from .events import HookEvents
 from .extensions import build_plugin_manager
 from .loader import LoadServices
 from .memory import freeze_heap
+from .observability.hooks import PLUGIN_NAME, Observability
 from .plugin import DISABLED, FAILED, SERVING, PluginInfo
 from .registry import Registry, RegistrySettings
 from .routing import PrefixTable
@@ -58,7 +59,11 @@ class Gateway:
         self.cwd = (cwd or Path.cwd()).resolve()
         self.plugins_dir = (self.cwd / config.plugins.dir).resolve()
         self.data_dir = self.cwd / DATA_DIR_NAME
-        self.plugin_manager, _ = build_plugin_manager(config.extensions)
+        #: request ids, metrics and the access log; ``observability.metrics`` for the others
+        self.observability = Observability(config)
+        self.plugin_manager, _ = build_plugin_manager(
+            config.extensions, builtins=[(self.observability, PLUGIN_NAME)]
+        )
         #: every WSGI plugin and every sync function runs on this one bounded pool
         self.executor = ThreadPoolExecutor(
             max_workers=config.wsgi.threads, thread_name_prefix="gateway-wsgi"
@@ -77,8 +82,13 @@ class Gateway:
         self.ready = False
         self._admin_prefix = config.admin.prefix
         self._admin = build_admin_app(
-            self.registry, token=config.admin.token, is_ready=lambda: self.ready
+            self.registry,
+            token=config.admin.token,
+            is_ready=lambda: self.ready,
+            metrics=self.observability.metrics,
         )
+        #: answers what no plugin matches, counted and logged as plugin ""
+        self._unmatched = self.observability.wrap(self._no_plugin, "")
         self._background: set[asyncio.Task[Any]] = set()
         self.watcher: PluginWatcher | None = None
 
@@ -109,7 +119,11 @@ class Gateway:
                 await mounted.app(scope, receive, send)
             finally:
                 mounted.leave()
-        elif scope["type"] == "http":
+        else:
+            await self._unmatched(scope, receive, send)
+
+    async def _no_plugin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
             start, body = _NOT_FOUND if self.ready else _STARTING
             await send(start)
             await send(body)

@@ -1,8 +1,14 @@
-"""``gateway check DIR``: load one plugin folder the way the gateway would, and describe it."""
+"""``gateway check DIR``: load one plugin folder the way the gateway would, and describe it.
+
+Also the loading path of the other commands that need plugins loaded in this process:
+``gateway migrate`` and ``gateway manage`` (:func:`loaded_plugin`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +16,7 @@ from .app import Gateway
 from .config import Config
 from .errors import ManifestError, PluginError
 from .manifest import read_manifest
-from .plugin import ACTIVE, DISABLED
+from .plugin import ACTIVE, DISABLED, PluginInfo
 
 
 @dataclass
@@ -96,3 +102,15 @@ async def _load_and_describe(gateway: Gateway, name: str) -> CheckResult:
         routes = [f"? (listing the routes failed: {type(exc).__name__}: {exc})"]
     error = info.error["message"] if info.error else None
     return CheckResult(name, info.framework, info.prefix, info.status, routes, error)
+
+
+@contextlib.asynccontextmanager
+async def loaded_plugin(config: Config, name: str) -> AsyncIterator[PluginInfo]:
+    """Plugin ``name`` of ``config.plugins.dir`` loaded in a gateway of this process (no
+    watcher, no server) while the block runs; unloaded and shut down after it."""
+    gateway = Gateway(config)
+    try:
+        gateway.events.started()
+        yield await gateway.registry.load(name)
+    finally:
+        await gateway.shutdown()

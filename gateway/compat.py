@@ -6,7 +6,7 @@ module). Each function below says what it relies on, links the upstream code or 
 names the versions it was checked against; ``tests/test_compat.py`` fails if an installed
 version no longer has what it relies on, so an upgrade breaks CI rather than production.
 
-Checked against: Django 5.2.19, Flask 3.1.3, a2wsgi 1.10.10.
+Checked against: Django 5.2.19, Flask 3.1.3, a2wsgi 1.10.10, prometheus_client 0.26.0.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from django.apps import AppConfig
 
 #: versions the private uses below were checked against, by distribution name
-CHECKED_AGAINST = {"django": "5.2", "flask": "3.1", "a2wsgi": "1.10"}
+CHECKED_AGAINST = {"django": "5.2", "flask": "3.1", "a2wsgi": "1.10", "prometheus_client": "0.26"}
 
 
 # --- Django's app registry ------------------------------------------------------------------
@@ -64,6 +64,17 @@ def django_restore_app(label: str, config: AppConfig | None) -> None:
         apps.app_configs.pop(label, None)
     else:
         apps.app_configs[label] = config
+    apps.clear_cache()
+
+
+def django_forget_models(label: str) -> None:
+    """Forget the models registered for app ``label`` (a version that failed before its
+    models were kept), so the next version's module can register classes of the same names
+    without Django's "Conflicting models" error. ``Apps.all_models`` is what
+    ``register_model()`` fills; Django has no public way to unregister."""
+    from django.apps import apps
+
+    apps.all_models.pop(label, None)
     apps.clear_cache()
 
 
@@ -206,3 +217,20 @@ class _CallbackLoader(importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         self._loader.exec_module(module)
         self._callback(module)
+
+
+# --- prometheus_client's histogram ----------------------------------------------------------
+# ``Histogram.observe()`` takes one observation; the gateway counts its requests itself and
+# adds them in batches (see gateway.observability.metrics), for which there is no public API.
+# A child keeps a value per bucket (not cumulative) in ``_buckets`` and the sum in ``_sum``:
+# https://github.com/prometheus/client_python/blob/master/prometheus_client/metrics.py
+# (checked against prometheus_client 0.26)
+
+
+def prometheus_histogram_add(child: Any, buckets: Sequence[int], total: float) -> None:
+    """Add ``buckets[i]`` observations to bucket ``i`` and ``total`` to the sum of a
+    labelled ``Histogram`` child, as that many ``observe()`` calls would."""
+    for value, count in zip(child._buckets, buckets, strict=True):
+        if count:
+            value.inc(count)
+    child._sum.inc(total)

@@ -190,3 +190,10 @@ class RestartRequired(PluginError):
     """A change the running process cannot take in place (e.g. changed Django models)."""
 
     kind = "RestartRequired"
+
+
+class MigrationsMissing(DjangoError):
+    """A Django plugin's models differ from what its migrations make (``gateway manage
+    <plugin> makemigrations`` makes the missing one)."""
+
+    kind = "MigrationsMissing"

@@ -29,9 +29,17 @@ ENTRY_POINT_GROUP = "gateway"
 
 
 def build_plugin_manager(
-    extensions: Iterable[str] = (), *, entry_points: bool = True
+    extensions: Iterable[str] = (),
+    *,
+    entry_points: bool = True,
+    builtins: Iterable[tuple[object, str]] = (),
 ) -> tuple[pluggy.PluginManager, list[ExtensionError]]:
     """A plugin manager with the built-in kinds and the extensions that loaded.
+
+    ``builtins`` are the gateway's own hook implementations besides the kinds, as (object,
+    name): its request instrumentation (:mod:`gateway.observability.hooks`). They are
+    registered before any extension, so that among ``trylast`` wrappers of
+    ``gateway_wrap_app`` theirs is the outermost (pluggy calls older ones later).
 
     Returns the manager and the errors of extensions that did not load (already logged).
     """
@@ -39,6 +47,8 @@ def build_plugin_manager(
     pm.add_hookspecs(hookspecs)
     for kind in BUILTIN_KINDS:
         pm.register(kind, name=f"gateway.kinds.{kind.__name__.rsplit('.', 1)[-1]}")
+    for plugin, name in builtins:
+        pm.register(plugin, name=name)
     errors: list[ExtensionError] = []
     if entry_points:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):

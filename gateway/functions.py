@@ -29,9 +29,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router, compile_path
 
-from .types import ASGIApp, Receive, Scope, Send
+from .dashboard import standalone_docs_page
+from .functions_openapi import Operation, openapi_document
+from .types import Receive, Scope, Send
 
-__all__ = ["Endpoint", "HTTPError", "build_app", "collect_endpoints", "endpoint"]
+__all__ = ["Endpoint", "FunctionsApp", "HTTPError", "build_app", "collect_endpoints", "endpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -256,9 +258,14 @@ class _PathApp:
 
 
 def build_app(
-    endpoints: Sequence[Endpoint], executor: concurrent.futures.Executor | None = None
-) -> ASGIApp:
-    """An ASGI app serving ``endpoints``; sync functions run in ``executor``.
+    endpoints: Sequence[Endpoint],
+    executor: concurrent.futures.Executor | None = None,
+    *,
+    title: str = "functions",
+) -> FunctionsApp:
+    """An ASGI app serving ``endpoints``; sync functions run in ``executor``. It also serves
+    its OpenAPI document at ``/openapi.json`` and a page browsing it at ``/docs`` (unless an
+    endpoint has either path); ``title`` is the document's title.
 
     Raises ``ValueError`` naming the function when a definition is invalid.
     """
@@ -281,7 +288,44 @@ def build_app(
                 )
             routes[method] = handler
     routes_list = [Route(path, _PathApp(path, handlers)) for path, handlers in by_path.items()]
-    return Router(routes_list, default=_not_found)
+    operations = [
+        Operation(path, method, h.endpoint.func, [(p.name, p.in_path) for p in h.params], h.model)
+        for path, handlers in by_path.items()
+        for method, h in handlers.items()
+    ]
+    return FunctionsApp(routes_list, operations, title)
+
+
+class FunctionsApp(Router):
+    """The router of a functions plugin, which describes itself (:meth:`openapi`)."""
+
+    def __init__(self, routes: list[Route], operations: list[Operation], title: str) -> None:
+        self.operations = operations
+        self.title = title
+        self._openapi: dict[str, Any] | None = None
+        taken = {route.path for route in routes}
+        if "/openapi.json" not in taken:
+            routes.append(Route("/openapi.json", self._openapi_json, methods=["GET", "HEAD"]))
+        if "/docs" not in taken:
+            routes.append(Route("/docs", self._docs, methods=["GET", "HEAD"]))
+        super().__init__(routes, default=_not_found)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document of the endpoints (built once)."""
+        if self._openapi is None:
+            self._openapi = openapi_document(self.operations, self.title)
+        return self._openapi
+
+    async def _openapi_json(self, request: Request) -> Response:
+        document = self.openapi()
+        root = request.scope.get("root_path", "")
+        if root:  # where the paths are, as FastAPI says it
+            document = {**document, "servers": [{"url": root}]}
+        return _json_response(200, document)
+
+    async def _docs(self, request: Request) -> Response:
+        body, headers = standalone_docs_page(f"{self.title}: API documentation")
+        return Response(body, headers=headers, media_type="text/html")
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

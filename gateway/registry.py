@@ -142,6 +142,15 @@ class Registry:
         routes = self.hooks.gateway_describe_routes(app=loaded.app, framework=loaded.framework)
         return list(routes or [])
 
+    def serving(self) -> list[tuple[PluginInfo, LoadedApp]]:
+        """Every plugin with a version serving, and that version's loaded app (for the
+        merged OpenAPI document)."""
+        return [
+            (state.info(), state.current.loaded)
+            for name, state in sorted(self._plugins.items())
+            if state.current is not None
+        ]
+
     def folder_names(self) -> list[str]:
         """The plugin folders present now (hidden and staging folders left out)."""
         try:
@@ -369,6 +378,7 @@ class Registry:
             info.framework,
             version.prefix,
             (time.perf_counter() - started) * 1000,
+            extra={"plugin": state.name, "generation": info.generation},
         )
         self.events.plugin_loaded(info)
         if old is not None:
@@ -383,12 +393,22 @@ class Registry:
         if version is not None:
             self._unmount(state, version, "disabled, unmounted")
         else:
-            logger.info("plugin %s: disabled", state.name)
+            logger.info(
+                "plugin %s: disabled",
+                state.name,
+                extra={"plugin": state.name, "generation": state.generation},
+            )
 
     def _unmount(self, state: PluginState, version: Version, what: str) -> None:
         """Take ``version`` out of the route table and retire it (the plugin is gone)."""
         self.routes.remove(version.prefix, version.mounted)
-        logger.info("plugin %s: %s generation %d", state.name, what, version.generation)
+        logger.info(
+            "plugin %s: %s generation %d",
+            state.name,
+            what,
+            version.generation,
+            extra={"plugin": state.name, "generation": version.generation},
+        )
         self._retirement.retire(version, state.info(), unloaded=True)
         self._retry_waiting_for(version.prefix)
 
@@ -407,6 +427,7 @@ class Registry:
             (time.perf_counter() - started) * 1000,
             serving,
             exc,
+            extra={"plugin": state.name, "generation": state.generation},
         )
         self.events.plugin_failed(state.info())
 

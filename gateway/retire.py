@@ -78,6 +78,7 @@ class Retirement:
                 version.generation,
                 version.mounted.inflight,
                 timeout,
+                extra={"plugin": info.name, "generation": version.generation},
             )
         await version.shutdown(timeout)
         leftovers = threads_running(version.loaded.source.namespace.package)
@@ -97,6 +98,7 @@ class Retirement:
             info.name,
             version.generation,
             (time.perf_counter() - started) * 1000,
+            extra={"plugin": info.name, "generation": version.generation},
         )
         if unloaded:
             self._on_unloaded(info)

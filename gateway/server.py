@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -16,7 +17,8 @@ from uvicorn.supervisors import Multiprocess
 
 from .app import Gateway
 from .config import Config, config_from_json, config_to_json
-from .observability.logs import configure_logging
+from .observability.logs import configure_logging, logging_config
+from .observability.metrics import multiprocess_dir, worker_exited
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +31,11 @@ EXIT_GRACE_S = 2.0
 
 def worker_app() -> Gateway:
     """The app factory each worker process calls (``--workers N``)."""
-    configure_logging()  # a spawned worker starts with none
+    config = config_from_json(os.environ[CONFIG_ENV])
+    # uvicorn applied logging_config() already; this adds what a dict config cannot say.
+    configure_logging(config.server.log_level, config.server.log_format)
     threading.Thread(target=_exit_when_stuck, name="gateway-exit-watchdog", daemon=True).start()
-    return Gateway(config_from_json(os.environ[CONFIG_ENV]), cwd=Path(os.environ[CWD_ENV]))
+    return Gateway(config, cwd=Path(os.environ[CWD_ENV]))
 
 
 def _uvicorn_config(config: Config, app: Gateway | str) -> uvicorn.Config:
@@ -42,10 +46,14 @@ def _uvicorn_config(config: Config, app: Gateway | str) -> uvicorn.Config:
         port=config.server.port,
         workers=config.server.workers,
         lifespan="on",
-        access_log=config.server.access_log,
+        # The gateway writes the access log itself, with plugin, duration and request id
+        # (gateway.observability.access); server.access_log switches that one.
+        access_log=False,
         # SIGTERM: stop accepting, give in-flight requests this long to finish.
         timeout_graceful_shutdown=max(1, math.ceil(config.plugins.drain_timeout_s)),
-        log_config=None,
+        # Also what a spawned worker configures before its first line.
+        log_config=logging_config(config.server.log_level, config.server.log_format),
+        log_level=config.server.log_level,
     )
 
 
@@ -96,4 +104,31 @@ def serve(config: Config, *, cwd: Path) -> None:
     os.environ[CONFIG_ENV] = config_to_json(config)
     os.environ[CWD_ENV] = str(cwd)
     uv_config = _uvicorn_config(config, "gateway.server:worker_app")
-    Multiprocess(uv_config, sockets=[uv_config.bind_socket()]).run()
+    with multiprocess_dir() as metrics_dir:
+        _Workers(uv_config, [uv_config.bind_socket()], metrics_dir).run()
+
+
+class _Workers(Multiprocess):
+    """uvicorn's worker supervisor, telling the metrics when a worker is gone (replaced
+    after dying, or by a restart), so its live gauges leave the sums."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], metrics: Path):
+        super().__init__(config, sockets)
+        self.metrics_dir = metrics
+
+    def keep_subprocess_alive(self) -> None:
+        before = self._pids()
+        super().keep_subprocess_alive()
+        self._forget(before)
+
+    def restart_all(self) -> None:
+        before = self._pids()
+        super().restart_all()
+        self._forget(before)
+
+    def _pids(self) -> set[int]:
+        return {p.pid for p in self.processes if p.pid is not None}
+
+    def _forget(self, before: set[int]) -> None:
+        for pid in before - self._pids():
+            worker_exited(pid, self.metrics_dir)

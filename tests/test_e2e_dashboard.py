@@ -133,9 +133,12 @@ def test_sign_in_see_a_failed_plugin_and_reload_one(page: Page, gw: GatewayProce
     expect(broken.locator("td.error")).to_contain_text("RuntimeError")
     expect(broken.locator("td.error")).to_contain_text("database unreachable")
     expect(page.get_by_role("row")).to_have_count(4)  # the header and three plugins
-    # No /metrics in this gateway: the traffic columns say so instead of failing.
-    for column in ("rate", "latency", "in-flight"):
-        expect(flask_a.locator(f"td.{column}")).to_have_text("metrics unavailable")
+    # The traffic columns come from /metrics: after two scrapes, a rate and a latency.
+    for _ in range(5):
+        gw.client.get("/flask-a/")
+    expect(flask_a.locator("td.rate")).to_contain_text("/s", timeout=20_000)
+    expect(flask_a.locator("td.latency")).to_contain_text("s")
+    expect(flask_a.locator("td.in-flight")).to_have_text("0")
 
     flask_a.get_by_role("button", name="Reload flask-a").click()
     expect(flask_a.locator("td.generation")).to_have_text("2")
@@ -319,3 +322,37 @@ def test_metrics_parser(page: Page, gw: GatewayProcess) -> None:
     assert result["reset"] == {"rate": None, "meanLatency": None, "inFlight": 0}
     assert result["idle"] == {"rate": 0, "meanLatency": None, "inFlight": 0}
     assert result["formats"] == ["12.3 ms", "0.40 ms", "2.50 s", "0.00/s", "12.3/s", "1235/s"]
+
+
+@pytest.fixture(scope="module")
+def api_gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    gateway = launch_gateway(tmp_path_factory.mktemp("docs"), "api-calc", "api-store")
+    yield gateway
+    assert gateway.stop() == 0, gateway.log()
+
+
+def test_the_docs_page_shows_the_merged_api_offline(page: Page, api_gw: GatewayProcess) -> None:
+    recorder = Recorder(page)
+    page.goto(f"{api_gw.base_url}/_gateway/docs")
+    # no token yet: the page asks for it, like the dashboard
+    expect(page.get_by_label("Admin token")).to_be_visible()
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="api-store")).to_be_visible()
+    expect(page.get_by_role("heading", name="api-calc")).to_be_visible()
+    operation = page.locator("details.operation", has_text="/api-calc/hello")
+    operation.locator("summary").click()
+    expect(operation).to_contain_text("operationId: api-calc__hello")
+    expect(operation).to_contain_text("Say hello.")
+    expect(page.locator("#schema-api-store__catalog__Item")).to_have_count(1)
+    recorder.assert_only_local_requests()
+    recorder.assert_no_console_errors({"/_gateway/openapi.json": 401})
+
+
+def test_a_functions_plugins_own_docs_page(page: Page, api_gw: GatewayProcess) -> None:
+    recorder = Recorder(page)
+    page.goto(f"{api_gw.base_url}/api-calc/docs")
+    expect(page.get_by_role("heading", name="api-calc", exact=True).first).to_be_visible()
+    expect(page.locator("details.operation", has_text="/sum")).to_contain_text("Add numbers.")
+    recorder.assert_only_local_requests()
+    recorder.assert_no_console_errors({})

@@ -7,6 +7,7 @@ import inspect
 from ..errors import NotAnApp
 from ..hookspecs import hookimpl
 from ..loader import PluginSource
+from ..observability.openapi import stabilize
 from ..types import ASGIApp
 
 FRAMEWORKS = ["asgi", "fastapi", "starlette"]
@@ -51,6 +52,7 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
             plugin=source.name,
             file=source.manifest.file,
         )
+    stabilize(app)  # its /openapi.json names no per-version module (issue 9)
     return app  # type: ignore[return-value]
 
 

@@ -47,7 +47,7 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
             file=module_file,
         )
     try:
-        return build_app(endpoints, source.executor)
+        return build_app(endpoints, source.executor, title=source.name)
     except ValueError as exc:
         raise NotAnApp(str(exc), plugin=source.name, file=module_file) from None
 

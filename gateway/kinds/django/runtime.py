@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import compat
 from ...config import DjangoConfig
-from ...errors import DjangoError, DjangoSettingsError, RestartRequired
+from ...errors import DjangoError, DjangoSettingsError, MigrationsMissing, RestartRequired
 from ...loader import LoadServices, PluginSource
 from .migrate import migrate
 from .settings import default_settings
@@ -100,6 +100,9 @@ class DjangoRuntime:
 
     _process: ClassVar[DjangoRuntime | None] = None
     _process_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: refuse a plugin whose models and migrations disagree (off only in ``gateway manage``,
+    #: which loads it precisely to make the missing migration)
+    check_migrations: ClassVar[bool] = True
 
     def __init__(self, data_dir: Path, django: DjangoConfig) -> None:
         self.data_dir = data_dir
@@ -172,8 +175,9 @@ class DjangoRuntime:
                 raise RestartRequired(
                     "models.py or migrations/ changed: Django cannot replace models in a "
                     "running process, so the previous version keeps serving. Add a migration "
-                    "for the change to migrations/ and restart the gateway: it loads this "
-                    "version and applies its migrations at start-up",
+                    f"for the change to migrations/ (gateway manage {source.name} "
+                    "makemigrations) and restart the gateway: it loads this version and "
+                    "applies its migrations at start-up",
                     plugin=source.name,
                     file=source.folder / "models.py",
                 )
@@ -182,14 +186,20 @@ class DjangoRuntime:
                 sys.modules[f"{source.namespace.package}.models"] = prior.module
             previous_config = compat.django_app_config(label)
             previous_admin = compat.django_admin_entries(label)
+            kept = prior is not None
             try:
                 config = self._register_app(source, label)
                 if prior is None:
+                    if self.check_migrations:
+                        check_migrations(source, label)
                     self._keep_models(label, ModelsRecord(digest, config.models_module))
+                    kept = True
                 urlconf = self._build(source, label, previous_admin)
             except BaseException:
                 compat.django_restore_app(label, previous_config)
                 compat.django_restore_admin(label, previous_admin)
+                if not kept:  # so that the next version may register its models afresh
+                    compat.django_forget_models(label)
                 raise
             package = source.namespace.package
             registration = Registration(package, config, compat.django_admin_entries(label))
@@ -270,6 +280,66 @@ class DjangoRuntime:
                 if isinstance(pattern, URLResolver) and pattern.app_name == "admin":
                     patterns[i] = path(str(pattern.pattern), urls)  # one atomic assignment
         compat.django_reset_caches()
+
+
+def check_migrations(source: PluginSource, label: str) -> None:
+    """Raise :class:`MigrationsMissing` if ``label``'s models differ from what its migrations
+    build in a way the database sees, as ``makemigrations --check --dry-run <label>`` would
+    find: served, such a plugin would answer 500s on the missing tables or columns.
+
+    Differences the database does not see (a field's ``verbose_name`` or ``help_text``,
+    ``Meta.ordering``: Django's own ``Field.non_db_attrs`` and model options) are left out:
+    a hand-written migration without ``verbose_name="ID"`` serves fine."""
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    questioner = NonInteractiveMigrationQuestioner(specified_apps={label}, dry_run=True)
+    detector = MigrationAutodetector(
+        loader.project_state(), ProjectState.from_apps(apps), questioner
+    )
+    state = loader.project_state()
+    changes = detector.changes(graph=loader.graph, trim_to_apps={label}, convert_apps={label})
+    operations = [
+        op.describe()
+        for m in changes.get(label, [])
+        for op in m.operations
+        if _changes_schema(op, state, label)
+    ]
+    if operations:
+        shown = "; ".join(operations[:5]) + ("; ..." if len(operations) > 5 else "")
+        raise MigrationsMissing(
+            f"the models have changes that no migration in migrations/ makes ({shown}); "
+            f"make one with: gateway manage {source.name} makemigrations",
+            plugin=source.name,
+            file=source.folder / "models.py",
+        )
+
+
+def _changes_schema(operation: Any, state: Any, label: str) -> bool:
+    """Whether a migration operation changes what the database holds."""
+    from django.db.migrations import operations
+
+    if isinstance(operation, operations.AlterModelOptions | operations.AlterModelManagers):
+        return False
+    if not isinstance(operation, operations.AlterField):
+        return True
+    model = state.models.get((label, operation.model_name_lower))
+    old = model.fields.get(operation.name) if model is not None else None
+    if old is None:
+        return True
+
+    def for_database(field: Any) -> tuple[str, dict[str, Any]]:
+        # db_column is among non_db_attrs, yet it names the column (the schema editor
+        # compares the column apart): it counts.
+        _, path, _, kwargs = field.deconstruct()
+        ignored = set(field.non_db_attrs) - {"db_column"}
+        return path, {k: v for k, v in kwargs.items() if k not in ignored}
+
+    return bool(for_database(old) != for_database(operation.field))
 
 
 def _canonical(django: DjangoConfig) -> str:
