@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.wsgi_adapter import BUFFER_BYTES, WSGIAdapter
+from gateway.wsgi import BUFFER_BYTES, WSGIAdapter
 
 POOL = ThreadPoolExecutor(2, thread_name_prefix="test-pool")
 

@@ -6,7 +6,7 @@ from ..errors import PluginError
 from ..hookspecs import hookimpl
 from ..loader import PluginSource
 from ..types import ASGIApp
-from ..wsgi_adapter import WSGIAdapter
+from ..wsgi import WSGIAdapter
 from .asgi import is_asgi_app
 
 FRAMEWORKS = ["wsgi", "flask"]

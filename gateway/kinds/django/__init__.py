@@ -9,7 +9,7 @@ from ...errors import PluginError
 from ...hookspecs import hookimpl
 from ...loader import PluginSource
 from ...types import ASGIApp
-from ...wsgi_adapter import WSGIAdapter
+from ...wsgi import WSGIAdapter
 from .runtime import DjangoApp, DjangoRuntime
 
 if TYPE_CHECKING:
