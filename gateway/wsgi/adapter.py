@@ -207,11 +207,11 @@ class WSGIAdapter:
 async def _watch_disconnect(receive: Receive, channel: Channel) -> None:
     """Once the request body has all arrived, the next message is the client leaving."""
     try:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        message = await receive()
     except Exception:  # the server has nothing more to say: nothing to watch
         return
-    channel.close()
+    if message["type"] == "http.disconnect":
+        channel.close()
 
 
 def _end_if_cancelled(channel: Channel, future: Future[None]) -> None:

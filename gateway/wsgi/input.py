@@ -13,10 +13,17 @@ its main branch), whose file methods differ from a file's in ways apps notice:
   body it returns short pieces, or ``b""`` (which ends every ``while readline(n)`` loop
   early, about half-way through a 2 MiB body);
 - ``readlines()`` adds a ``\\n`` to a last line that had none;
-- ``readlines(hint)`` takes the byte-count hint for a number of lines;
+- ``readlines(hint)`` takes the byte-count hint for a number of lines (and ``readlines(0)``
+  returns nothing);
+- iteration can end with an empty line ``b""``;
+- ``read(None)`` and ``readline(None)`` raise ``TypeError``;
 - a client that disconnects mid-upload looks like the end of the body.
 
-No upstream issue for these was found (searched the a2wsgi issue tracker, 2026-11).
+(``tests/test_wsgi_input.py`` fails 20 of its 41 cases with a2wsgi's ``Body`` in its place.)
+
+No a2wsgi issue about these was found when this was written (the nearest,
+https://github.com/abersheeran/a2wsgi/issues/42, is about ``close()``); they are worth
+reporting upstream.
 Semantics follow ``io.BytesIO``: ``read``/``readline`` with a negative or ``None`` size read
 to the end, ``readlines(hint)`` stops once the lines read reach ``hint`` bytes.
 """

@@ -2,13 +2,22 @@
 
 :class:`Responder` runs in a pool thread. It implements ``start_response`` and ``write()``
 as PEP 3333 has them, iterates the app's body, and puts each non-empty block on a
-:class:`Channel` at once, without waiting for the event loop: a block is never held back
-until the next one exists (streaming, SSE), and a small response costs the loop a single
-wake-up, because whatever the thread has put by the time the loop looks (often the whole
-response) is sent in one go. The thread waits only when more than ``limit`` bytes are not
-yet written to the client (back-pressure: a slow client does not make it buffer the world),
-and stops, closing the app's iterable, once the loop side has closed the channel (the client
-went away).
+:class:`Channel` for the event loop, which sends whatever has been put each time it looks:
+the blocks ready together go out together, so a small response costs one hand-off.
+
+When a block is put, the loop is woken at once, so the block never waits for the next one
+(streaming, SSE) -- except when no next block can come: the body is a list or tuple (all
+of it is there), or the blocks so far add up to the ``Content-Length`` the app declared.
+Then the wake-up comes with the end of the response, after the iterator ended and its
+``close()`` returned. That is what keeps a small response at one thread hop: waking the
+loop while the thread still runs Python makes the two contend for the GIL, which cost about
+10 % of the throughput of a hello-world Flask plugin. The price: a complete body reaches
+the client only once ``close()`` has returned, where gunicorn sends it before calling
+``close()`` (Flask's ``call_on_close`` work, if slow, delays the response here).
+
+The thread waits only when more than ``limit`` bytes are not yet handed to the server
+(back-pressure: a slow client does not make it buffer the world), and stops, closing the
+app's iterable, once the loop side has closed the channel (the client went away).
 """
 
 from __future__ import annotations
@@ -63,7 +72,7 @@ class Channel:
         self._loop = loop
         self.limit = limit
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
+        self._room: threading.Condition | None = None  # made when the thread first waits
         self._events: list[Event] = []
         self._unsent = 0  # bytes put and not yet handed to the server
         self._waiter: asyncio.Future[None] | None = None
@@ -75,16 +84,24 @@ class Channel:
 
     # --- the pool thread ---
 
-    def put(self, *events: Event, size: int) -> None:
-        """Queue ``events`` (``size`` body bytes); wait while too much is unsent."""
+    def put(self, *events: Event, size: int, wake: bool = True) -> None:
+        """Queue ``events`` (``size`` body bytes); wait while too much is unsent.
+
+        ``wake=False``: the loop will learn of them with the next events (the caller knows
+        more are coming without delay), unless the thread has to wait for room first.
+        """
         with self._lock:
             if self.closed:
                 raise ClientGone
             self._events += events
             self._unsent += size
-            self._wake()
-            while self._unsent > self.limit and not self.closed:
-                self._room.wait()
+            if wake or self._unsent > self.limit:
+                self._wake()
+            if self._unsent > self.limit and not self.closed:
+                if self._room is None:
+                    self._room = threading.Condition(self._lock)
+                while self._unsent > self.limit and not self.closed:
+                    self._room.wait()
 
     def finish(self, end: End) -> None:
         """Queue the last event, whatever state the loop side is in."""
@@ -118,14 +135,15 @@ class Channel:
         """``size`` body bytes were handed to the server: let the thread go on."""
         with self._lock:
             self._unsent -= size
-            if self._unsent <= self.limit:
+            if self._room is not None and self._unsent <= self.limit:
                 self._room.notify()
 
     def close(self) -> None:
         """Stop the thread at its next block (and release it if it waits for room)."""
         with self._lock:
             self.closed = True
-            self._room.notify_all()
+            if self._room is not None:
+                self._room.notify_all()
 
 
 def _set_done(waiter: asyncio.Future[None]) -> None:
@@ -136,7 +154,16 @@ def _set_done(waiter: asyncio.Future[None]) -> None:
 class Responder:
     """One request in a pool thread: ``start_response``, ``write`` and the body iteration."""
 
-    __slots__ = ("app", "channel", "environ", "headers", "headers_sent", "status")
+    __slots__ = (
+        "app",
+        "channel",
+        "complete",
+        "environ",
+        "headers",
+        "headers_sent",
+        "length",
+        "status",
+    )
 
     def __init__(self, app: WSGIApp, environ: dict[str, Any], channel: Channel) -> None:
         self.app = app
@@ -146,6 +173,10 @@ class Responder:
         self.headers: list[tuple[bytes, bytes]] | None = None
         #: a ``Start`` was put on the channel: too late to change the status
         self.headers_sent = False
+        #: body bytes still to come by the app's ``Content-Length`` (-1: not declared)
+        self.length = -1
+        #: the body is a list or tuple: every block of it exists already
+        self.complete = False
 
     def __repr__(self) -> str:
         return f"<Responder {self.app!r} status={self.status} sent={self.headers_sent}>"
@@ -163,6 +194,10 @@ class Responder:
             (name.strip().lower().encode("latin-1"), value.strip().encode("latin-1"))
             for name, value in headers
         ]
+        self.length = -1
+        for name, value in self.headers:
+            if name == b"content-length" and value.isdigit():
+                self.length = int(value)
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -173,13 +208,18 @@ class Responder:
             raise ClientGone
         if not data:
             return
+        size = len(data)
+        if self.length >= 0:
+            self.length = max(self.length - size, 0)
+        # Wake the loop unless no next block can come (see the module docstring).
+        wake = self.length != 0 and not self.complete
         if self.headers_sent:
-            self.channel.put(data, size=len(data))
+            self.channel.put(data, size=size, wake=wake)
             return
         if self.headers is None:
             raise RuntimeError("the WSGI app sent a body block before calling start_response()")
         self.headers_sent = True
-        self.channel.put(Start(self.status, self.headers), data, size=len(data))
+        self.channel.put(Start(self.status, self.headers), data, size=size, wake=wake)
 
     def run(self) -> None:
         """Call the app, send its body, close its iterable, then put the ``End``."""
@@ -189,14 +229,15 @@ class Responder:
             self.channel.finish(End(exc))
             return
         end = End()
+        self.complete = isinstance(iterable, (list, tuple))
         try:
             for block in iterable:
                 self.write(block)
             if self.headers is None:
                 raise RuntimeError("the WSGI app returned without calling start_response()")
-            if not self.headers_sent:  # an empty body: the headers go out now
+            if not self.headers_sent:  # an empty body: the headers go out with the end
                 self.headers_sent = True
-                self.channel.put(Start(self.status, self.headers), size=0)
+                self.channel.put(Start(self.status, self.headers), size=0, wake=False)
         except ClientGone:
             end = End(gone=True)
         except BaseException as exc:
