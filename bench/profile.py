@@ -108,7 +108,7 @@ def in_process(n: int, repeats: int, plugins_count: int) -> list[list[object]]:
 
     from gateway import Gateway
     from gateway.config import Config
-    from gateway.wsgi_adapter import WSGIAdapter
+    from gateway.wsgi import WSGIAdapter
 
     work = Path(tempfile.mkdtemp(prefix="gateway-profile-"))
     for name, source in (("fa", "hello_fastapi.py"), ("fl", "hello_flask.py")):
@@ -190,7 +190,7 @@ def in_process(n: int, repeats: int, plugins_count: int) -> list[list[object]]:
 #: frame that matches a bucket, in this order of precedence
 BUCKETS: list[tuple[str, str]] = [
     ("logging (access log)", r"\(logging/|uvicorn/logging\.py"),
-    ("gateway WSGI adapter (wsgi_adapter.py)", r"\(gateway/wsgi_adapter\.py"),
+    ("gateway WSGI adapter (gateway/wsgi/)", r"\(gateway/wsgi/"),
     ("a2wsgi: build_environ", r"^build_environ \(a2wsgi"),
     ("a2wsgi: thread -> loop send (run_coroutine_threadsafe)", r"^send \(a2wsgi/wsgi\.py"),
     ("a2wsgi: loop side (responder, sender task, queue)", r"\(a2wsgi/wsgi\.py"),

@@ -6,7 +6,7 @@ module). Each function below says what it relies on, links the upstream code or 
 names the versions it was checked against; ``tests/test_compat.py`` fails if an installed
 version no longer has what it relies on, so an upgrade breaks CI rather than production.
 
-Checked against: Django 5.2.19, Flask 3.1.3, a2wsgi 1.10.10, prometheus_client 0.26.0.
+Checked against: Django 5.2.19, Flask 3.1.3, prometheus_client 0.26.0.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from django.apps import AppConfig
 
 #: versions the private uses below were checked against, by distribution name
-CHECKED_AGAINST = {"django": "5.2", "flask": "3.1", "a2wsgi": "1.10", "prometheus_client": "0.26"}
+CHECKED_AGAINST = {"django": "5.2", "flask": "3.1", "prometheus_client": "0.26"}
 
 
 # --- Django's app registry ------------------------------------------------------------------
@@ -122,22 +122,6 @@ def django_reset_caches() -> None:
     get_app_template_dirs.cache_clear()
     engines._engines = {}
     engines.__dict__.pop("templates", None)
-
-
-# --- a2wsgi's request body stream ---------------------------------------------------------
-# The WSGI adapter reads the first part of a body on the event loop and lets a2wsgi's ``Body``
-# stream the rest from the worker thread; ``Body`` has no public way to start from bytes
-# already received: https://github.com/abersheeran/a2wsgi/blob/master/a2wsgi/wsgi.py
-
-
-def a2wsgi_body(loop: Any, receive: Callable[[], Any], received: bytes, more: bool) -> Any:
-    """An a2wsgi ``Body`` that first yields ``received``, then (if ``more``) reads on."""
-    from a2wsgi.wsgi import Body
-
-    body = Body(loop, receive)
-    body.buffer = bytearray(received)
-    body._has_more = more
-    return body
 
 
 # --- Flask's instance folder ----------------------------------------------------------------

@@ -96,10 +96,11 @@ def test_plugin_errors_are_logged_once_under_the_plugin_name_with_a_traceback(
         assert entry["request_id"] == REQUEST_ID
         assert path in entry["message"]
         assert "Traceback (most recent call last)" in entry["exc_info"]
-    # the WSGI plugin's error, wherever the adapter reports it, names the plugin
+    # the WSGI plugin's error is logged by the adapter, under the plugin's name too
     wsgi = [e for e in errors if "boom from the WSGI plugin" in e.get("exc_info", "")]
-    assert wsgi, errors
-    assert all(e["plugin"] == "obs-wsgi" and e["request_id"] == REQUEST_ID for e in wsgi)
+    assert len(wsgi) == 1, errors
+    assert wsgi[0]["logger"] == "plugin.obs-wsgi"
+    assert wsgi[0]["plugin"] == "obs-wsgi" and wsgi[0]["request_id"] == REQUEST_ID
     assert not any("Exception in ASGI application" in e["message"] for e in json_log)
     assert not any("gateway_plugin_" in json.dumps(e) for e in errors)
 

@@ -41,3 +41,27 @@ def test_two_workers_converge_on_each_change(tmp_path: Path) -> None:
         assert gw.log().count("plugin multi: loaded generation 2") == 2, gw.log()
     finally:
         assert gw.stop() == 0, gw.log()
+
+
+def test_wsgi_multiprocess_is_true_only_with_several_workers(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    staging = plugins / "env"
+    staging.mkdir()
+    (staging / "app.py").write_text(
+        "import json\n\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'application/json')])\n"
+        "    keys = ('wsgi.multiprocess', 'wsgi.multithread', 'SERVER_SOFTWARE')\n"
+        "    return [json.dumps({k: environ[k] for k in keys}).encode()]\n"
+    )
+    for workers, multiprocess in ((1, False), (2, True)):
+        gw = GatewayProcess(tmp_path, plugins, ["--workers", str(workers)], {})
+        try:
+            gw.wait_ready()
+            facts = gw.client.get("/env/").json()
+            assert facts["wsgi.multiprocess"] is multiprocess
+            assert facts["wsgi.multithread"] is True
+            assert facts["SERVER_SOFTWARE"].startswith("plugin-gateway/")
+        finally:
+            assert gw.stop() == 0, gw.log()

@@ -8,7 +8,7 @@ from ..hookspecs import GatewayView, hookimpl
 from ..loader import PluginSource
 from ..namespace import plugin_data_folder
 from ..types import ASGIApp
-from ..wsgi_adapter import WSGIAdapter
+from ..wsgi import WSGIAdapter
 from .asgi import is_asgi_app
 
 FRAMEWORKS = ["wsgi", "flask"]
@@ -62,7 +62,9 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     is_flask = type(app).__module__.split(".")[0] == "flask"
     if is_flask and config is not None and config.get("APPLICATION_ROOT", "/") == "/":
         config["APPLICATION_ROOT"] = source.manifest.prefix
-    return WSGIAdapter(app, source.executor)
+    return WSGIAdapter(
+        app, source.executor, multiprocess=source.services.multiprocess, name=source.name
+    )
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from ...errors import DjangoSettingsError, PluginCodeError
 from ...hookspecs import hookimpl
 from ...loader import PluginSource
 from ...types import ASGIApp
-from ...wsgi_adapter import WSGIAdapter
+from ...wsgi import WSGIAdapter
 from .runtime import DjangoApp, DjangoRuntime
 
 FRAMEWORK = "django"
@@ -73,7 +73,9 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
     if framework != FRAMEWORK:
         return None
     assert isinstance(app, DjangoApp)
-    return WSGIAdapter(app, source.executor)
+    return WSGIAdapter(
+        app, source.executor, multiprocess=source.services.multiprocess, name=source.name
+    )
 
 
 @hookimpl
