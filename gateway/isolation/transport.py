@@ -1,0 +1,124 @@
+"""The framing between the gateway and a worker process: ASGI messages over one Unix socket.
+
+Why not HTTP between them: a second HTTP hop makes the worker parse every request again and
+the gateway parse every response again, which costs more than the app itself for small
+requests (``docs/ISOLATION.md`` has the numbers). ASGI is already a message protocol, so the
+gateway sends the worker the request's *scope* and its *receive* messages, and the worker
+sends back the messages the app *sends*; the worker runs the app directly.
+
+A frame is a 9-byte header, ``<IBI`` (payload length, kind, stream id), then the payload.
+Every request is a stream with its own id, multiplexed over the one connection of each worker
+(a ``socketpair``, so there is no path on disk and the worker sees EOF the moment the gateway
+is gone). Messages are serialised with :mod:`marshal`: ASGI messages hold only ``str``,
+``bytes``, ``int``, ``bool``, ``None``, lists, tuples and dicts, which marshal encodes and
+decodes several times faster than JSON or pickle, and both ends run the same Python version
+(the worker's virtualenv is built from the gateway's interpreter).
+
+Writes are corked: frames queued during one pass of the event loop leave in one ``write``,
+so a response's start, body and end usually cross in one system call.
+
+Flow control, so neither end buffers without bound:
+
+- request bodies and WebSocket messages are *pulled*: the worker sends ``WANT`` when its app
+  waits in ``receive()`` with nothing queued (or just got a message that says more follows),
+  and the gateway answers with one ``MSG``; at most one is in flight per stream;
+- response bodies are *credited*: the worker may have :data:`WINDOW` bytes not yet written to
+  the client; the gateway returns ``CREDIT`` as it writes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import marshal
+import struct
+from typing import Any
+
+HEADER = struct.Struct("<IBI")
+CREDIT_AMOUNT = struct.Struct("<Q")
+
+# gateway -> worker
+REQUEST = 1  # marshal((scope, first receive message)): opens a stream
+CANCEL = 2  # stop the stream's app (request timeout)
+GONE = 3  # the client went away while the app was sending
+SHUTDOWN = 4  # stream 0: finish in-flight requests (marshal(drain seconds)), then exit
+# both ways
+MSG = 5  # marshal(message): a receive message (to the worker) or a sent one (from it)
+CREDIT = 6  # <Q: that many more response bytes may be sent (to the worker)
+# worker -> gateway
+WANT = 7  # the app waits in receive(): send the next receive message
+END = 8  # the app returned: marshal(None) or marshal("error text")
+READY = 9  # stream 0: lifespan startup done; marshal({"pid": ..., "framework": ...})
+FAILED = 10  # stream 0: loading failed; marshal({"kind", "message", "file", "hint"})
+
+#: response bytes a worker may have in flight per stream before it waits for credit
+WINDOW = 1 << 20
+#: bodies larger than this are cut into several frames, so credit can flow between them
+MAX_CHUNK = 256 * 1024
+
+
+def dumps(value: Any) -> bytes:
+    return marshal.dumps(value)
+
+
+def loads(payload: bytes | memoryview) -> Any:
+    return marshal.loads(payload)
+
+
+class FrameProtocol(asyncio.Protocol):
+    """Parses frames from the socket and queues corked writes; subclasses handle frames."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._loop = asyncio.get_running_loop()
+        self._closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        size = len(buffer)
+        offset = 0
+        unpack = HEADER.unpack_from
+        while size - offset >= 9:
+            length, kind, stream = unpack(buffer, offset)
+            end = offset + 9 + length
+            if end > size:
+                break
+            self.frame_received(kind, stream, bytes(buffer[offset + 9 : end]))
+            offset = end
+        if offset:
+            del buffer[:offset]
+
+    def frame_received(self, kind: int, stream: int, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def write_frame(self, kind: int, stream: int, payload: bytes = b"") -> None:
+        """Queue one frame; queued frames leave together at the end of this loop pass."""
+        if self._closed:
+            return
+        self._out.append(HEADER.pack(len(payload), kind, stream))
+        if payload:
+            self._out.append(payload)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def flush_now(self) -> None:
+        """Write what is queued now (before the process exits)."""
+        self._flush()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out, self._out = self._out, []
+        if self.transport is not None and not self._closed and out:
+            self.transport.write(b"".join(out))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._out.clear()
