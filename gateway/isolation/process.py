@@ -93,8 +93,7 @@ class WorkerProcess:
         """Spawn the process and wait until it is ready; raise :class:`PluginError` if it
         fails to load, ends or takes longer than ``timeout`` (it is killed then)."""
         try:
-            await self._spawn()
-            info = await asyncio.wait_for(asyncio.shield(self.channel.ready), timeout)
+            info = await asyncio.wait_for(self._spawn_and_wait(), timeout)
         except _Failed as exc:
             await self.kill()
             raise _plugin_error(self.spec, exc.details) from None
@@ -118,6 +117,10 @@ class WorkerProcess:
             ) from None
         self.channel.pid = int(info.get("pid", self.pid))
         self.ready_at = time.monotonic()
+
+    async def _spawn_and_wait(self) -> dict[str, Any]:
+        await self._spawn()
+        return await asyncio.shield(self.channel.ready)
 
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
