@@ -49,7 +49,6 @@ from common import (
     markdown_table,
     median,
     rss_mb,
-    text_table,
     versions,
     wait_for,
     write_doc,
@@ -61,7 +60,7 @@ HOST = REPO / "tests" / "isolation_host.py"
 DOC = REPO / "docs" / "ISOLATION.md"
 BEGIN, END = "<!-- bench/isolation.py: begin -->", "<!-- bench/isolation.py: end -->"
 
-CRASH_APP = '''
+CRASH_APP = """
 import os
 from fastapi import FastAPI
 
@@ -76,7 +75,7 @@ async def hello() -> dict[str, str]:
 @app.post("/crash")
 async def crash() -> None:
     os._exit(1)
-'''
+"""
 
 
 @dataclass
@@ -96,8 +95,13 @@ class Setup:
 def uvicorn_tcp(ctx: Context) -> tuple[list[Server], str]:
     port = free_port()
     argv = [PYTHON, "-m", "uvicorn", "hello_fastapi:app", "--app-dir", str(APPS)]
-    server = Server("uvicorn", [*argv, "--port", str(port), *UVICORN_FLAGS], port=port,
-                    log_dir=ctx.logs, cpu=SERVER_CPU)
+    server = Server(
+        "uvicorn",
+        [*argv, "--port", str(port), *UVICORN_FLAGS],
+        port=port,
+        log_dir=ctx.logs,
+        cpu=SERVER_CPU,
+    )
     return [server], f"{server.base_url}/"
 
 
@@ -136,8 +140,11 @@ def nginx(ctx: Context) -> tuple[list[Server], str]:
     backend, sock = uvicorn_uds(ctx, "nginx-upstream")
     port = free_port()
     conf = ctx.work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(pid=ctx.work / "nginx.pid", log=ctx.logs / "nginx-error.log",
-                                      sock=sock, port=port))
+    conf.write_text(
+        NGINX_CONF.format(
+            pid=ctx.work / "nginx.pid", log=ctx.logs / "nginx-error.log", sock=sock, port=port
+        )
+    )
     argv = [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf), "-p", str(ctx.work)]
     front = Server("nginx", argv, port=port, log_dir=ctx.logs, cpu=SERVER_CPU)
     return [front, backend], f"{front.base_url}/"
@@ -147,8 +154,14 @@ def http_proxy(ctx: Context) -> tuple[list[Server], str]:
     backend, sock = uvicorn_uds(ctx, "proxy-upstream")
     port = free_port()
     argv = [PYTHON, "-m", "uvicorn", "proto_http_proxy:app", "--app-dir", str(APPS)]
-    front = Server("http-proxy", [*argv, "--port", str(port), *UVICORN_FLAGS], port=port,
-                   log_dir=ctx.logs, cpu=SERVER_CPU, env={"BENCH_UPSTREAM": str(sock)})
+    front = Server(
+        "http-proxy",
+        [*argv, "--port", str(port), *UVICORN_FLAGS],
+        port=port,
+        log_dir=ctx.logs,
+        cpu=SERVER_CPU,
+        env={"BENCH_UPSTREAM": str(sock)},
+    )
     return [front, backend], f"{front.base_url}/"
 
 
@@ -159,8 +172,15 @@ def host(ctx: Context, name: str, plugins: dict[str, dict[str, object]]) -> Serv
     config.write_text(json.dumps({"data_dir": str(data), "drain_timeout_s": 5, "plugins": plugins}))
     port = free_port()
     env = {"PYTHONPATH": str(REPO)}
-    return Server(name, [PYTHON, str(HOST), str(config), str(port)], port=port, log_dir=ctx.logs,
-                  cpu=SERVER_CPU, env=env, cwd=ctx.work)
+    return Server(
+        name,
+        [PYTHON, str(HOST), str(config), str(port)],
+        port=port,
+        log_dir=ctx.logs,
+        cpu=SERVER_CPU,
+        env=env,
+        cwd=ctx.work,
+    )
 
 
 def hello_plugin(ctx: Context, name: str, source: str | None = None) -> Path:
@@ -208,7 +228,7 @@ def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, list[fl
     keys = list(urls)
     rps: dict[str, list[float]] = {k: [] for k in keys}
     for rnd in range(args.rounds):
-        order = keys[rnd % len(keys):] + keys[: rnd % len(keys)]
+        order = keys[rnd % len(keys) :] + keys[: rnd % len(keys)]
         if rnd % 2:
             order.reverse()
         for key in order:
@@ -271,18 +291,35 @@ def reloads(ctx: Context, times: int) -> list[tuple[float, float]]:
     return out
 
 
-def report(args: argparse.Namespace, rps: dict[str, list[float]], mem: list[tuple[str, float]],
-           crash: list[float], reload: list[tuple[float, float]]) -> str:
+def report(
+    args: argparse.Namespace,
+    rps: dict[str, list[float]],
+    mem: list[tuple[str, float]],
+    crash: list[float],
+    reload: list[tuple[float, float]],
+) -> str:
     base = rps["uvicorn"]
     rows = []
     for setup in SETUPS:
         values = rps[setup.key]
         ratios = [v / b for v, b in zip(values, base, strict=True)]
-        target = "reference" if setup.key == "uvicorn" else (">= 0.75" if setup.key == "isolated" else "")
-        rows.append((setup.label, f"{median(values):,.0f}", f"{median(ratios):.2f}",
-                     f"{min(ratios):.2f}-{max(ratios):.2f}", target))
-    header = ("server (all on core 0)", "req/s (median)", "ratio to uvicorn (median of rounds)",
-              "range", "target")
+        target = {"uvicorn": "reference", "isolated": ">= 0.75"}.get(setup.key, "")
+        rows.append(
+            (
+                setup.label,
+                f"{median(values):,.0f}",
+                f"{median(ratios):.2f}",
+                f"{min(ratios):.2f}-{max(ratios):.2f}",
+                target,
+            )
+        )
+    header = (
+        "server (all on core 0)",
+        "req/s (median)",
+        "ratio to uvicorn (median of rounds)",
+        "range",
+        "target",
+    )
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine()}; {git_state()}.",
         f"wrk ({wrk_version()}) -t1 -c64 on core 1, {args.rounds} rounds of {args.duration:g} s "
@@ -292,18 +329,29 @@ def report(args: argparse.Namespace, rps: dict[str, list[float]], mem: list[tupl
         "",
         markdown_table(header, rows),
         "",
-        markdown_table(("resident memory (after the throughput runs)", "MiB"),
-                       [(label, f"{value:.1f}") for label, value in mem]),
+        markdown_table(
+            ("resident memory (after the throughput runs)", "MiB"),
+            [(label, f"{value:.1f}") for label, value in mem],
+        ),
         "",
         markdown_table(
             ("isolated plugin", "median", "all"),
             [
-                ("crash (`os._exit`) to serving again, s (includes the 0.5 s restart delay)",
-                 f"{median(crash):.2f}", ", ".join(f"{c:.2f}" for c in crash)),
-                ("reload: new version ready, s", f"{median([r[0] for r in reload]):.2f}",
-                 ", ".join(f"{r[0]:.2f}" for r in reload)),
-                ("reload: whole, old version drained and stopped, s",
-                 f"{median([r[1] for r in reload]):.2f}", ", ".join(f"{r[1]:.2f}" for r in reload)),
+                (
+                    "crash (`os._exit`) to serving again, s (includes the 0.5 s restart delay)",
+                    f"{median(crash):.2f}",
+                    ", ".join(f"{c:.2f}" for c in crash),
+                ),
+                (
+                    "reload: new version ready, s",
+                    f"{median([r[0] for r in reload]):.2f}",
+                    ", ".join(f"{r[0]:.2f}" for r in reload),
+                ),
+                (
+                    "reload: whole, old version drained and stopped, s",
+                    f"{median([r[1] for r in reload]):.2f}",
+                    ", ".join(f"{r[1]:.2f}" for r in reload),
+                ),
             ],
         ),
     ]

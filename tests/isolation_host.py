@@ -93,6 +93,7 @@ class Host:
                 "restarts": version.restarts if version else 0,
                 "recycles": version.recycles if version else 0,
                 "rss_bytes": version.rss_bytes if version else 0,
+                "inflight": version.inflight if version else 0,
                 "statuses": self.statuses[name],
                 "error": self.errors.get(name),
             }

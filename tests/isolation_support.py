@@ -58,14 +58,18 @@ class HostProcess:
             if not source.is_absolute():
                 target = workdir / "plugins" / name
                 if not target.exists():
-                    shutil.copytree(FIXTURES / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                    shutil.copytree(
+                        FIXTURES / source, target, ignore=shutil.ignore_patterns("__pycache__")
+                    )
                 source = target
             fields["folder"] = str(source)
             fields.setdefault("prefix", f"/{name}")
             resolved[name] = fields
         self.config = workdir / "host.json"
         self.config.write_text(
-            json.dumps({"data_dir": str(workdir / "data"), "drain_timeout_s": drain, "plugins": resolved})
+            json.dumps(
+                {"data_dir": str(workdir / "data"), "drain_timeout_s": drain, "plugins": resolved}
+            )
         )
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from conftest import wait_for
 from isolation_support import HostProcess, start_host
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 
@@ -68,12 +69,12 @@ def test_large_download_arrives_whole(host: HostProcess) -> None:
 
 
 def test_each_streamed_chunk_is_flushed_before_the_next_exists(host: HostProcess) -> None:
-    with httpx.Client(base_url=host.base_url, timeout=20) as client:
-        with client.stream("GET", "/iso-echo/stream") as response:
-            lines = response.iter_lines()
-            assert next(lines) == "first"  # sent while the app waits for /release
-            assert host.client.post("/iso-echo/release").status_code == 200
-            assert next(lines) == "second"
+    client = httpx.Client(base_url=host.base_url, timeout=20)
+    with client, client.stream("GET", "/iso-echo/stream") as response:
+        lines = response.iter_lines()
+        assert next(lines) == "first"  # sent while the app waits for /release
+        assert host.client.post("/iso-echo/release").status_code == 200
+        assert next(lines) == "second"
 
 
 def test_repeated_headers_both_ways(host: HostProcess) -> None:
@@ -94,7 +95,7 @@ def test_websocket_text_bytes_and_close(host: HostProcess) -> None:
         ws.send(b"\x01\x02\x03")
         assert ws.recv(timeout=10) == b"\x03\x02\x01"
         ws.send("close")
-        with pytest.raises(Exception):
+        with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
         assert ws.close_code == 4001
 

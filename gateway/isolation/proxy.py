@@ -26,6 +26,7 @@ class IsolatedApp:
         self._ready = ready
         self._on_request = on_request
         self._timeout = request_timeout_s
+        self._turn = 0
 
     def __repr__(self) -> str:
         return f"IsolatedApp({self.name!r})"
@@ -43,9 +44,18 @@ class IsolatedApp:
         if not ready:
             await self._unavailable(scope, receive, send)
             return
-        process = ready[0] if len(ready) == 1 else min(ready, key=_inflight)
+        process = ready[0] if len(ready) == 1 else self._pick(ready)
         self._on_request(process)
         await process.channel.relay(scope, receive, send, self._timeout)
+
+    def _pick(self, ready: Sequence[WorkerProcess]) -> WorkerProcess:
+        """The process with the fewest requests in flight; ties taken in turn."""
+        self._turn = (self._turn + 1) % len(ready)
+        best = ready[self._turn]
+        for process in ready:
+            if process.channel.inflight < best.channel.inflight:
+                best = process
+        return best
 
     async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -59,7 +69,3 @@ class IsolatedApp:
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": _UNAVAILABLE})
-
-
-def _inflight(process: WorkerProcess) -> int:
-    return process.channel.inflight

@@ -95,6 +95,11 @@ class IsolatedPlugin:
     def rss_bytes(self) -> int:
         return sum(p.rss() for p in self._processes)
 
+    @property
+    def inflight(self) -> int:
+        """Requests in flight in this version's processes (for draining and the admin API)."""
+        return sum(p.channel.inflight for p in self._processes)
+
     async def start(self, timeout: float) -> None:
         """Build the venv if asked, start every process and wait until all are ready.
 

@@ -5,6 +5,7 @@ import ctypes
 import hashlib
 import os
 import signal
+import time
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -83,6 +84,12 @@ async def headers(request: Request) -> Response:
 async def sleep(seconds: float) -> dict[str, float]:
     await asyncio.sleep(seconds)
     return {"slept": seconds}
+
+
+@app.get("/spin")
+async def spin(seconds: float) -> dict[str, float]:
+    time.sleep(seconds)  # holds the worker's event loop, as a stuck C call would
+    return {"spun": seconds}
 
 
 @app.get("/crash/{how}")
