@@ -25,8 +25,10 @@ class ClientDisconnected(OSError):
 
 class _AppStream:
     __slots__ = (
+        "complete",
         "credit_waiter",
         "gone",
+        "held_start",
         "inbox",
         "protocol",
         "sid",
@@ -48,6 +50,10 @@ class _AppStream:
         self.unacked = 0
         self.credit_waiter: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
+        #: a response start not written yet: it leaves with the first body chunk
+        self.held_start: Message | None = None
+        #: the app sent the last body chunk (the gateway needs no END then)
+        self.complete = False
 
     def deliver(self, message: Message) -> None:
         self.wanted = False
@@ -81,8 +87,8 @@ class _AppStream:
             if self.websocket:
                 raise ClientDisconnected("the client has disconnected")
             return
-        write = self.protocol.write_frame
-        if message["type"] == "http.response.body":
+        kind = message["type"]
+        if kind == "http.response.body":
             body = message.get("body", b"")
             more = message.get("more_body", False)
             while len(body) > t.MAX_CHUNK:
@@ -90,16 +96,36 @@ class _AppStream:
                 await self._send_body(chunk, True)
             await self._send_body(body, more)
             return
-        write(t.MSG, self.sid, t.dumps(dict(message)))
+        if kind == "http.response.start" and len(message) <= 3 and self.held_start is None:
+            # Most apps send the body right after: both go in one RESPONSE frame. If the
+            # body is late, the start leaves alone when this loop pass ends (flush_held).
+            self.held_start = message
+            self.protocol.hold(self)
+            return
+        self.flush_held()
+        self.protocol.write_frame(t.MSG, self.sid, t.dumps(dict(message)))
+
+    def flush_held(self) -> None:
+        start = self.held_start
+        if start is not None:
+            self.held_start = None
+            self.protocol.write_frame(t.MSG, self.sid, t.dumps(dict(start)))
 
     async def _send_body(self, body: bytes, more: bool) -> None:
-        message = {"type": "http.response.body", "body": bytes(body), "more_body": more}
-        self.protocol.write_frame(t.MSG, self.sid, t.dumps(message))
-        if more:
-            self.unacked += len(body)
-            while self.unacked >= t.WINDOW and not self.gone:
-                self.credit_waiter = asyncio.get_running_loop().create_future()
-                await self.credit_waiter
+        start = self.held_start
+        if start is not None:
+            self.held_start = None
+            response = (start["status"], start.get("headers", []), bytes(body), more)
+            self.protocol.write_frame(t.RESPONSE, self.sid, t.dumps(response))
+        else:
+            self.protocol.write_frame(t.BODY if more else t.BODY_END, self.sid, bytes(body))
+        if not more:
+            self.complete = True
+            return
+        self.unacked += len(body)
+        while self.unacked >= t.WINDOW and not self.gone:
+            self.credit_waiter = asyncio.get_running_loop().create_future()
+            await self.credit_waiter
 
     def credit(self, amount: int) -> None:
         self.unacked -= amount
@@ -126,19 +152,24 @@ class AppServer(t.FrameProtocol):
         #: set when the gateway asks to stop (the float: how long to drain) or is gone (None)
         self.stop: asyncio.Future[float | None] = self._loop.create_future()
         self._idle: asyncio.Future[None] | None = None
+        self._held: list[_AppStream] = []
 
     def __repr__(self) -> str:
         return f"AppServer(inflight={len(self.streams)})"
 
     def frame_received(self, kind: int, sid: int, payload: bytes) -> None:
         if kind == t.REQUEST:
-            scope, first = t.loads(payload)
+            scope, first = t.decode_request(payload)
             new = _AppStream(self, sid, first, scope["type"] == "websocket")
             self.streams[sid] = new
             new.task = self._loop.create_task(self._run(new, scope))
             return
         stream: _AppStream | None = self.streams.get(sid)
-        if kind == t.MSG:
+        if kind == t.BODY or kind == t.BODY_END:
+            if stream is not None:
+                more = kind == t.BODY
+                stream.deliver({"type": "http.request", "body": payload, "more_body": more})
+        elif kind == t.MSG:
             if stream is not None:
                 stream.deliver(t.loads(payload))
         elif kind == t.CREDIT:
@@ -168,7 +199,9 @@ class AppServer(t.FrameProtocol):
             error = f"{type(exc).__name__}: {exc}"
         finally:
             del self.streams[stream.sid]
-            self.write_frame(t.END, stream.sid, t.dumps(error))
+            stream.flush_held()
+            if error is not None or not stream.complete:
+                self.write_frame(t.END, stream.sid, t.dumps(error))
             if not self.streams and self._idle is not None and not self._idle.done():
                 self._idle.set_result(None)
 
@@ -184,6 +217,18 @@ class AppServer(t.FrameProtocol):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def hold(self, stream: _AppStream) -> None:
+        """``stream`` holds a response start: write it at the end of this loop pass if no
+        body chunk came to take it along."""
+        self._held.append(stream)
+        self.schedule_flush()
+
+    def _flush(self) -> None:
+        held, self._held = self._held, []
+        for stream in held:
+            stream.flush_held()
+        super()._flush()
 
     def send_ready(self, info: dict[str, Any]) -> None:
         self.write_frame(t.READY, 0, t.dumps(info))

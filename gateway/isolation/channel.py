@@ -20,10 +20,6 @@ from . import transport as t
 
 logger = logging.getLogger(__name__)
 
-#: scope keys that stay in the gateway: the lifespan state of the gateway's own root app
-#: (the worker gives the app its own) and objects that cannot cross a process boundary
-_LOCAL_KEYS = frozenset({"state", "app", "router", "endpoint", "route", "fastapi_astack"})
-
 
 def _json_response(status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> list[Message]:
     body = b'{"detail":"' + detail.replace('"', "'").encode() + b'"}'
@@ -112,7 +108,16 @@ class WorkerChannel(t.FrameProtocol):
 
     def frame_received(self, kind: int, sid: int, payload: bytes) -> None:
         stream = self.streams.get(sid)
-        if kind == t.MSG:
+        if kind == t.RESPONSE:
+            if stream is not None:
+                status, headers, body, more = t.loads(payload)
+                stream.push({"type": "http.response.start", "status": status, "headers": headers})
+                stream.push({"type": "http.response.body", "body": body, "more_body": more})
+        elif kind == t.BODY or kind == t.BODY_END:
+            if stream is not None:
+                more = kind == t.BODY
+                stream.push({"type": "http.response.body", "body": payload, "more_body": more})
+        elif kind == t.MSG:
             if stream is not None:
                 stream.push(t.loads(payload))
         elif kind == t.END:
@@ -132,7 +137,11 @@ class WorkerChannel(t.FrameProtocol):
 
     async def _pump(self, stream: _Stream) -> None:
         message = await stream.receive()
-        self.write_frame(t.MSG, stream.sid, t.dumps(dict(message)))
+        if message["type"] == "http.request":
+            kind = t.BODY if message.get("more_body", False) else t.BODY_END
+            self.write_frame(kind, stream.sid, bytes(message.get("body", b"")))
+        else:
+            self.write_frame(t.MSG, stream.sid, t.dumps(dict(message)))
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -165,17 +174,11 @@ class WorkerChannel(t.FrameProtocol):
         self, scope: Scope, receive: Receive, send: Send, timeout: float | None
     ) -> None:
         """Serve one request through the worker."""
-        first = await receive()
+        payload = t.encode_request(scope, await receive())
         sid = self._next_sid
         self._next_sid = sid + 1
         stream = _Stream(sid, receive)
         self.streams[sid] = stream
-        outbound = {k: v for k, v in scope.items() if k not in _LOCAL_KEYS}
-        try:
-            payload = t.dumps((outbound, dict(first)))
-        except ValueError:  # something unmarshallable in the scope (an extension's object)
-            outbound = {k: v for k, v in outbound.items() if _marshallable(v)}
-            payload = t.dumps((outbound, dict(first)))
         self.write_frame(t.REQUEST, sid, payload)
         timer = None
         if timeout is not None:
@@ -257,14 +260,6 @@ class _Failed(Exception):
     def __init__(self, details: dict[str, Any]) -> None:
         super().__init__(details.get("message", "loading failed"))
         self.details = details
-
-
-def _marshallable(value: object) -> bool:
-    try:
-        t.dumps(value)
-    except ValueError:
-        return False
-    return True
 
 
 #: messages after which an error can no longer be answered with a status of its own

@@ -12,7 +12,10 @@ Every request is a stream with its own id, multiplexed over the one connection o
 is gone). Messages are serialised with :mod:`marshal`: ASGI messages hold only ``str``,
 ``bytes``, ``int``, ``bool``, ``None``, lists, tuples and dicts, which marshal encodes and
 decodes several times faster than JSON or pickle, and both ends run the same Python version
-(the worker's virtualenv is built from the gateway's interpreter).
+(the worker's virtualenv is built from the gateway's interpreter). The common messages have
+compact forms, since every microsecond here is paid per request on the gateway's one core:
+the scope goes positionally, body chunks go as raw bytes, a response's start travels with its
+first body chunk, and a response that completed needs no ``END``.
 
 Writes are corked: frames queued during one pass of the event loop leave in one ``write``,
 so a response's start, body and end usually cross in one system call.
@@ -31,29 +34,54 @@ from __future__ import annotations
 import asyncio
 import marshal
 import struct
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 HEADER = struct.Struct("<IBI")
 CREDIT_AMOUNT = struct.Struct("<Q")
 
 # gateway -> worker
-REQUEST = 1  # marshal((scope, first receive message)): opens a stream
+REQUEST = 1  # encode_request(scope, first receive message): opens a stream
 CANCEL = 2  # stop the stream's app (request timeout)
 GONE = 3  # the client went away while the app was sending
 SHUTDOWN = 4  # stream 0: finish in-flight requests (marshal(drain seconds)), then exit
+CREDIT = 5  # <Q: that many more response bytes may be sent
 # both ways
-MSG = 5  # marshal(message): a receive message (to the worker) or a sent one (from it)
-CREDIT = 6  # <Q: that many more response bytes may be sent (to the worker)
+MSG = 6  # marshal(message dict): any message without a compact form below
+BODY = 7  # raw bytes: a body chunk (http.request / http.response.body) with more_body
+BODY_END = 8  # raw bytes: the last body chunk
 # worker -> gateway
-WANT = 7  # the app waits in receive(): send the next receive message
-END = 8  # the app returned: marshal(None) or marshal("error text")
-READY = 9  # stream 0: lifespan startup done; marshal({"pid": ..., "framework": ...})
-FAILED = 10  # stream 0: loading failed; marshal({"kind", "message", "file", "hint"})
+RESPONSE = 9  # marshal((status, headers, body, more_body)): response start and first chunk
+WANT = 10  # the app waits in receive(): send the next receive message
+END = 11  # the app returned with the response incomplete, or raised: marshal(error | None)
+READY = 12  # stream 0: lifespan startup done; marshal({"pid": ..., "framework": ...})
+FAILED = 13  # stream 0: loading failed; marshal({"kind", "message", "file", "hint"})
 
 #: response bytes a worker may have in flight per stream before it waits for credit
 WINDOW = 1 << 20
 #: bodies larger than this are cut into several frames, so credit can flow between them
 MAX_CHUNK = 256 * 1024
+
+#: the scope keys sent positionally (most of every scope: cheaper than a dict)
+SCOPE_FIELDS = (
+    "type",
+    "http_version",
+    "method",
+    "scheme",
+    "path",
+    "raw_path",
+    "query_string",
+    "root_path",
+    "headers",
+    "client",
+    "server",
+    "app_root_path",
+    "subprotocols",
+)
+#: scope keys that stay in the gateway: the lifespan state of the gateway's own root app
+#: (the worker gives the app its own) and objects that cannot cross a process boundary
+LOCAL_KEYS = frozenset({"state", "app", "router", "endpoint", "route", "fastapi_astack"})
+_NOT_EXTRA = frozenset(SCOPE_FIELDS) | LOCAL_KEYS | {"asgi"}
 
 
 def dumps(value: Any) -> bytes:
@@ -62,6 +90,41 @@ def dumps(value: Any) -> bytes:
 
 def loads(payload: bytes | memoryview) -> Any:
     return marshal.loads(payload)
+
+
+def encode_request(scope: MutableMapping[str, Any], first: Mapping[str, Any]) -> bytes:
+    """The ``REQUEST`` payload: the scope, and the first receive message (usually the whole
+    body of a GET, so most requests take one frame)."""
+    get = scope.get
+    fields = tuple([get(key) for key in SCOPE_FIELDS])
+    asgi = get("asgi")
+    spec = asgi.get("spec_version") if asgi else None
+    extra_keys = scope.keys() - _NOT_EXTRA
+    extras = {k: scope[k] for k in extra_keys if _marshallable(scope[k])} if extra_keys else None
+    if first["type"] == "http.request":
+        head: Any = (first.get("body", b""), first.get("more_body", False))
+    else:
+        head = dict(first)
+    return marshal.dumps((fields, spec, extras, head))
+
+
+def decode_request(payload: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    fields, spec, extras, head = marshal.loads(payload)
+    scope = {k: v for k, v in zip(SCOPE_FIELDS, fields, strict=True) if v is not None}
+    scope["asgi"] = {"version": "3.0", "spec_version": spec} if spec else {"version": "3.0"}
+    if extras:
+        scope.update(extras)
+    if type(head) is tuple:
+        return scope, {"type": "http.request", "body": head[0], "more_body": head[1]}
+    return scope, head
+
+
+def _marshallable(value: object) -> bool:
+    try:
+        marshal.dumps(value)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return True
 
 
 class FrameProtocol(asyncio.Protocol):
@@ -105,6 +168,11 @@ class FrameProtocol(asyncio.Protocol):
         self._out.append(HEADER.pack(len(payload), kind, stream))
         if payload:
             self._out.append(payload)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
