@@ -71,12 +71,12 @@ class _Stream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next(self) -> Message | _Event:
-        while not self.inbox:
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
-            self.waiter = None
-        return self.inbox.popleft()
+    def credit(self, channel: WorkerChannel, forwarded: int) -> None:
+        """Return credit for response bytes written to the client, a quarter window at a time."""
+        self.forwarded += forwarded
+        if self.forwarded >= t.WINDOW // 4:
+            channel.write_frame(t.CREDIT, self.sid, t.CREDIT_AMOUNT.pack(self.forwarded))
+            self.forwarded = 0
 
 
 class WorkerChannel(t.FrameProtocol):
@@ -185,8 +185,34 @@ class WorkerChannel(t.FrameProtocol):
             timer = self._loop.call_later(timeout, stream.push, _TIMEOUT)
         if self._closed:
             stream.push(_CRASH)
+        inbox = stream.inbox
+        started = False
         try:
-            await self._respond(scope, stream, send, timeout)
+            while True:
+                if not inbox:
+                    # Inline rather than a helper coroutine: this runs for every request.
+                    stream.waiter = self._loop.create_future()
+                    await stream.waiter
+                    continue
+                item = inbox.popleft()
+                if isinstance(item, _Event):
+                    await self._event(scope, stream, send, item, started, timeout)
+                    return
+                kind = item["type"]
+                if kind == "http.response.body":
+                    await send(item)
+                    if not item.get("more_body", False):
+                        return
+                    stream.credit(self, len(item.get("body", b"")))
+                    continue
+                if kind in _STARTS:
+                    started = True
+                try:
+                    await send(item)
+                except OSError:
+                    # The client is gone (uvicorn raises for a closed WebSocket): tell the app.
+                    self.write_frame(t.GONE, sid)
+                    return
         finally:
             if timer is not None:
                 timer.cancel()
@@ -196,54 +222,35 @@ class WorkerChannel(t.FrameProtocol):
             if not self.streams and self._idle is not None and not self._idle.done():
                 self._idle.set_result(None)
 
-    async def _respond(
-        self, scope: Scope, stream: _Stream, send: Send, timeout: float | None
+    async def _event(
+        self,
+        scope: Scope,
+        stream: _Stream,
+        send: Send,
+        event: _Event,
+        started: bool,
+        timeout: float | None,
     ) -> None:
-        started = False
-        websocket = scope["type"] == "websocket"
-        inbox = stream.inbox
-        while True:
-            item = inbox.popleft() if inbox else await stream.next()
-            if isinstance(item, _Event):
-                if item.kind == "end":
-                    if item.error is None and (started or websocket):
-                        return
-                    if not started:
-                        await self._answer_error(scope, send, 500, "Internal Server Error")
-                        return
-                    raise WorkerGone(f"the app failed after starting its response: {item.error}")
-                if item.kind == "timeout":
-                    self.write_frame(t.CANCEL, stream.sid)
-                    if not started:
-                        detail = f"the plugin did not answer within {timeout:g}s"
-                        await self._answer_error(scope, send, 504, detail)
-                        return
-                    raise TimeoutError(f"request timed out after {timeout:g}s")
-                # crash
-                if not started:
-                    detail = "the plugin's process ended before it answered"
-                    await self._answer_error(scope, send, 502, detail)
-                    return
-                raise WorkerGone("the plugin's process ended during the response")
-            kind = item["type"]
-            if kind == "http.response.body":
-                await send(item)
-                more = item.get("more_body", False)
-                if not more:
-                    return
-                stream.forwarded += len(item.get("body", b""))
-                if stream.forwarded >= t.WINDOW // 4:
-                    self.write_frame(t.CREDIT, stream.sid, t.CREDIT_AMOUNT.pack(stream.forwarded))
-                    stream.forwarded = 0
-                continue
-            if kind in _STARTS:
-                started = True
-            try:
-                await send(item)
-            except OSError:
-                # The client is gone (uvicorn raises for a closed WebSocket): tell the app.
-                self.write_frame(t.GONE, stream.sid)
+        """The app returned, the request timed out, or the worker died."""
+        if event.kind == "end":
+            if event.error is None and (started or scope["type"] == "websocket"):
                 return
+            if not started:
+                await self._answer_error(scope, send, 500, "Internal Server Error")
+                return
+            raise WorkerGone(f"the app failed after starting its response: {event.error}")
+        if event.kind == "timeout":
+            self.write_frame(t.CANCEL, stream.sid)
+            if not started:
+                detail = f"the plugin did not answer within {timeout:g}s"
+                await self._answer_error(scope, send, 504, detail)
+                return
+            raise TimeoutError(f"request timed out after {timeout:g}s")
+        if not started:
+            detail = "the plugin's process ended before it answered"
+            await self._answer_error(scope, send, 502, detail)
+            return
+        raise WorkerGone("the plugin's process ended during the response")
 
     async def _answer_error(self, scope: Scope, send: Send, status: int, detail: str) -> None:
         if scope["type"] == "websocket":

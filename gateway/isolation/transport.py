@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import marshal
+import operator
 import struct
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -82,6 +83,7 @@ SCOPE_FIELDS = (
 #: (the worker gives the app its own) and objects that cannot cross a process boundary
 LOCAL_KEYS = frozenset({"state", "app", "router", "endpoint", "route", "fastapi_astack"})
 _NOT_EXTRA = frozenset(SCOPE_FIELDS) | LOCAL_KEYS | {"asgi"}
+_SCOPE_GETTER = operator.itemgetter(*SCOPE_FIELDS[:-2])
 
 
 def dumps(value: Any) -> bytes:
@@ -94,9 +96,17 @@ def loads(payload: bytes | memoryview) -> Any:
 
 def encode_request(scope: MutableMapping[str, Any], first: Mapping[str, Any]) -> bytes:
     """The ``REQUEST`` payload: the scope, and the first receive message (usually the whole
-    body of a GET, so most requests take one frame)."""
+    body of a GET, so most requests take one frame). A key the scope lacks goes as ``None``
+    and is left out at the other end (ASGI's optional ``client`` and ``server`` mean the same
+    either way)."""
     get = scope.get
-    fields = tuple([get(key) for key in SCOPE_FIELDS])
+    try:
+        # every key an HTTP scope always has, in one C call; the two optional ones after
+        fields = (*_SCOPE_GETTER(scope), get("app_root_path"), get("subprotocols"))
+        complete = True
+    except KeyError:  # a WebSocket scope (no method)
+        fields = tuple([get(key) for key in SCOPE_FIELDS])
+        complete = False
     asgi = get("asgi")
     spec = asgi.get("spec_version") if asgi else None
     extra_keys = scope.keys() - _NOT_EXTRA
@@ -105,12 +115,19 @@ def encode_request(scope: MutableMapping[str, Any], first: Mapping[str, Any]) ->
         head: Any = (first.get("body", b""), first.get("more_body", False))
     else:
         head = dict(first)
-    return marshal.dumps((fields, spec, extras, head))
+    return marshal.dumps((fields, complete, spec, extras, head))
 
 
 def decode_request(payload: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-    fields, spec, extras, head = marshal.loads(payload)
-    scope = {k: v for k, v in zip(SCOPE_FIELDS, fields, strict=True) if v is not None}
+    fields, complete, spec, extras, head = marshal.loads(payload)
+    if complete:
+        scope = dict(zip(SCOPE_FIELDS, fields))  # noqa: B905 - same length by construction
+        if fields[-1] is None:
+            del scope["subprotocols"]
+        if fields[-2] is None:
+            del scope["app_root_path"]
+    else:
+        scope = {k: v for k, v in zip(SCOPE_FIELDS, fields, strict=True) if v is not None}
     scope["asgi"] = {"version": "3.0", "spec_version": spec} if spec else {"version": "3.0"}
     if extras:
         scope.update(extras)
