@@ -224,22 +224,66 @@ def start_all(ctx: Context) -> dict[str, str]:
     return urls
 
 
-def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, list[float]]:
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it (nginx's worker, the isolated plugin's)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    rps: float
+    #: server-side CPU time per request, all of its processes together
+    cpu_us: float
+
+
+def measure(
+    ctx: Context, urls: dict[str, str], args: argparse.Namespace
+) -> dict[str, list[Sample]]:
     keys = list(urls)
-    rps: dict[str, list[float]] = {k: [] for k in keys}
+    samples: dict[str, list[Sample]] = {k: [] for k in keys}
     for rnd in range(args.rounds):
         order = keys[rnd % len(keys) :] + keys[: rnd % len(keys)]
         if rnd % 2:
             order.reverse()
         for key in order:
+            pids = [p for server in ctx.servers[key] for p in process_tree(server.pid)]
             wrk(urls[key], args.warmup)
+            before = cpu_seconds(pids)
             result = wrk(urls[key], args.duration)
+            used = cpu_seconds(pids) - before
             if result.errors:
                 raise RuntimeError(f"{key}: {result.errors} errors in round {rnd}")
-            rps[key].append(result.rps)
-        line = "  ".join(f"{k} {rps[k][-1]:,.0f}" for k in keys)
+            samples[key].append(Sample(result.rps, used / result.requests * 1e6))
+        line = "  ".join(
+            f"{k} {samples[k][-1].rps:,.0f} ({samples[k][-1].cpu_us:.0f} us)" for k in keys
+        )
         print(f"round {rnd + 1}/{args.rounds}: {line}", flush=True)
-    return rps
+    return samples
 
 
 def status(server: Server) -> dict[str, dict[str, object]]:
@@ -293,31 +337,34 @@ def reloads(ctx: Context, times: int) -> list[tuple[float, float]]:
 
 def report(
     args: argparse.Namespace,
-    rps: dict[str, list[float]],
+    samples: dict[str, list[Sample]],
     mem: list[tuple[str, float]],
     crash: list[float],
     reload: list[tuple[float, float]],
 ) -> str:
-    base = rps["uvicorn"]
+    base = samples["uvicorn"]
     rows = []
     for setup in SETUPS:
-        values = rps[setup.key]
-        ratios = [v / b for v, b in zip(values, base, strict=True)]
+        values = samples[setup.key]
+        ratios = [v.rps / b.rps for v, b in zip(values, base, strict=True)]
+        cpu_ratios = [b.cpu_us / v.cpu_us for v, b in zip(values, base, strict=True)]
         target = {"uvicorn": "reference", "isolated": ">= 0.75"}.get(setup.key, "")
         rows.append(
             (
                 setup.label,
-                f"{median(values):,.0f}",
-                f"{median(ratios):.2f}",
-                f"{min(ratios):.2f}-{max(ratios):.2f}",
+                f"{median([v.rps for v in values]):,.0f}",
+                f"{median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
+                f"{median([v.cpu_us for v in values]):.0f}",
+                f"{median(cpu_ratios):.2f} ({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})",
                 target,
             )
         )
     header = (
         "server (all on core 0)",
         "req/s (median)",
-        "ratio to uvicorn (median of rounds)",
-        "range",
+        "req/s ratio to uvicorn: median of rounds (range)",
+        "server CPU µs per request",
+        "CPU ratio: uvicorn's µs / this (range)",
         "target",
     )
     lines = [
@@ -378,7 +425,7 @@ def main() -> None:
     ctx.logs.mkdir()
     try:
         urls = start_all(ctx)
-        rps = measure(urls, args)
+        samples = measure(ctx, urls, args)
         mem = memory(ctx)
         reload = reloads(ctx, args.reloads)
         for servers in ctx.servers.values():
@@ -389,7 +436,7 @@ def main() -> None:
         for servers in ctx.servers.values():
             for server in servers:
                 server.stop()
-    section = report(args, rps, mem, crash, reload)
+    section = report(args, samples, mem, crash, reload)
     print(section)
     if not args.no_doc:
         write_doc(DOC, "Process isolation", BEGIN, END, section)

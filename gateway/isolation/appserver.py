@@ -91,6 +91,14 @@ class _AppStream:
         if kind == "http.response.body":
             body = message.get("body", b"")
             more = message.get("more_body", False)
+            start = self.held_start
+            if start is not None and not more and len(body) <= t.MAX_CHUNK:
+                # The usual whole response: one frame, no coroutine of its own.
+                self.held_start = None
+                response = (start["status"], start.get("headers", []), bytes(body), False)
+                self.protocol.write_frame(t.RESPONSE, self.sid, t.dumps(response))
+                self.complete = True
+                return
             while len(body) > t.MAX_CHUNK:
                 chunk, body = body[: t.MAX_CHUNK], body[t.MAX_CHUNK :]
                 await self._send_body(chunk, True)
