@@ -65,7 +65,11 @@ def _gateway(spec: WorkerSpec) -> Gateway:
     from ..config import Config
 
     config = Config.model_validate(
-        {"wsgi": {"threads": spec.wsgi_threads}, "django": {"settings": dict(spec.django_settings)}}
+        {
+            "wsgi": {"threads": spec.wsgi_threads},
+            "django": {"settings": dict(spec.django_settings)},
+            "extensions": list(spec.extensions),
+        }
     )
     return Gateway(config, cwd=spec.workdir, token="worker")
 

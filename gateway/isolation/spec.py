@@ -39,6 +39,8 @@ class WorkerSpec:
     #: the gateway's ``django.settings`` and ``wsgi.threads``, for the worker's own runtime
     django_settings: Mapping[str, Any] = field(default_factory=dict)
     wsgi_threads: int = 32
+    #: the gateway's ``extensions:`` (entry-point extensions load in the worker by themselves)
+    extensions: tuple[str, ...] = ()
     log_level: str = "info"
 
     @property
@@ -55,10 +57,12 @@ class WorkerSpec:
         data = asdict(self)
         data.update(folder=str(self.folder), data_dir=str(self.data_dir), env={})
         data["django_settings"] = dict(self.django_settings)
+        data["extensions"] = list(self.extensions)
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> WorkerSpec:
         data = json.loads(text)
         data.update(folder=Path(data["folder"]), data_dir=Path(data["data_dir"]))
+        data["extensions"] = tuple(data.get("extensions", ()))
         return cls(**data)
