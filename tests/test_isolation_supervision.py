@@ -78,7 +78,7 @@ def test_memory_limit_ends_a_leak_in_a_restart(host: HostProcess) -> None:
 
 def test_max_requests_recycles_without_a_failed_request(host: HostProcess) -> None:
     seen: set[int] = set()
-    failures: list[int] = []
+    failures: list[object] = []
     lock = threading.Lock()
     done = threading.Event()
 
@@ -87,7 +87,11 @@ def test_max_requests_recycles_without_a_failed_request(host: HostProcess) -> No
             for _ in range(5000):  # bounded; stopped once three recycles were seen
                 if done.is_set():
                     return
-                response = client.get("/recycler/")
+                try:
+                    response = client.get("/recycler/")
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
                 with lock:
                     if response.status_code != 200:
                         failures.append(response.status_code)
@@ -107,8 +111,10 @@ def test_max_requests_recycles_without_a_failed_request(host: HostProcess) -> No
     assert len(seen) >= 4
     info = host.wait_status("recycler", status="active")
     assert info["restarts"] == 0
-    # the replaced processes are gone, only the serving one is left
-    assert wait_for(lambda: [p for p in seen if pid_alive(p)] == host.status("recycler")["pids"])
+    # the replaced processes are gone (a recycle may still be finishing: poll)
+    assert wait_for(
+        lambda: not [p for p in seen if pid_alive(p) and p not in host.status("recycler")["pids"]]
+    )
 
 
 def test_two_processes_share_the_load_and_cover_for_each_other(host: HostProcess) -> None:

@@ -174,20 +174,21 @@ class WorkerChannel(t.FrameProtocol):
         self, scope: Scope, receive: Receive, send: Send, timeout: float | None
     ) -> None:
         """Serve one request through the worker."""
-        payload = t.encode_request(scope, await receive())
         sid = self._next_sid
         self._next_sid = sid + 1
         stream = _Stream(sid, receive)
+        # In flight from now on, before the first receive() (which waits for a body to
+        # arrive): a drain that starts meanwhile must wait for this request.
         self.streams[sid] = stream
-        self.write_frame(t.REQUEST, sid, payload)
         timer = None
         if timeout is not None:
             timer = self._loop.call_later(timeout, stream.push, _TIMEOUT)
-        if self._closed:
-            stream.push(_CRASH)
         inbox = stream.inbox
         started = False
         try:
+            self.write_frame(t.REQUEST, sid, t.encode_request(scope, await receive()))
+            if self._closed:
+                stream.push(_CRASH)
             while True:
                 if not inbox:
                     # Inline rather than a helper coroutine: this runs for every request.

@@ -140,7 +140,11 @@ class IsolatedPlugin:
 
     # --- processes ----------------------------------------------------------------------
 
-    async def _start_process(self, slot: int, timeout: float) -> WorkerProcess:
+    async def _start_process(
+        self, slot: int, timeout: float, replacing: WorkerProcess | None = None
+    ) -> WorkerProcess:
+        """Start a process for ``slot``; once ready it serves in place of ``replacing`` (which
+        the caller retires) or of whatever the slot had."""
         process = WorkerProcess(self.spec, self._python, slot, self._lost)
         self._processes.add(process)
         process.exited.add_done_callback(lambda _: self._processes.discard(process))
@@ -152,8 +156,12 @@ class IsolatedPlugin:
         if self._stopping:
             await process.kill()
             raise asyncio.CancelledError
+        previous = self._serving[slot]
         self._serving[slot] = process
         self._ready = [p for p in self._serving if p is not None]
+        if previous is not None and previous is not replacing and previous.alive:
+            # A restart and a recycle raced for this slot: one process is enough.
+            self._spawn(previous.stop(self._drain_timeout))
         return process
 
     def _on_request(self, process: WorkerProcess) -> None:
@@ -167,7 +175,7 @@ class IsolatedPlugin:
         """Replace ``old`` with a fresh process once that one is ready; then retire ``old``."""
         slot = old.slot
         try:
-            await self._start_process(slot, self.spec.start_timeout_s)
+            await self._start_process(slot, self.spec.start_timeout_s, replacing=old)
         except PluginError as exc:
             logger.error("plugin %s: recycling process %d failed: %s", self.spec.name, old.pid, exc)
             return

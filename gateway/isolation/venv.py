@@ -81,7 +81,15 @@ async def ensure_venv(spec: WorkerSpec) -> str:
     spec.venvs_dir.mkdir(parents=True, exist_ok=True)
     building = spec.venvs_dir / f".{target.name}.{uuid.uuid4().hex[:8]}"
     try:
-        await _build(spec, building)
+        try:
+            await _build(spec, building)
+        except OSError as exc:  # uv missing, disk full, ...
+            raise PluginError(
+                f"virtualenv build failed: {exc}",
+                plugin=spec.name,
+                file=spec.folder / REQUIREMENTS,
+                kind="VenvError",
+            ) from None
         try:
             building.rename(target)
         except OSError:

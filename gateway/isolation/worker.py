@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -50,6 +51,18 @@ def die_with_parent(parent: int) -> None:
             pass
     if os.getppid() != parent:
         os._exit(0)
+
+
+def yield_to_the_gateway() -> None:
+    """Run as ``SCHED_BATCH``: a worker woken by the gateway's write then does not preempt
+    the gateway, which finishes its pass of the event loop (more requests to send, responses
+    to write) before the worker takes the batch. On one core that halves the switches
+    between the two and the cache refills they cost: about 5% less CPU per request for the
+    FastAPI hello app (docs/ISOLATION.md). The worker keeps its fair share of the CPU; only
+    wake-up preemption is given up, which an upstream of the gateway does not need."""
+    if hasattr(os, "sched_setscheduler"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 def _error_details(exc: BaseException) -> dict[str, Any]:
@@ -109,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spec", required=True)
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
+    yield_to_the_gateway()
     spec = WorkerSpec.from_json(args.spec)
     logging.basicConfig(
         level=spec.log_level.upper(),
