@@ -22,6 +22,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
             "crash-exit": {"folder": "iso-echo"},
             "crash-segv": {"folder": "iso-echo"},
             "crash-kill": {"folder": "iso-echo"},
+            "crash-sysexit": {"folder": "iso-echo"},
             "hog": {"folder": "iso-echo", "memory_mb": 200},
             "recycler": {"folder": "iso-echo", "max_requests": 25},
             "pair": {"folder": "iso-echo", "processes": 2},
@@ -38,7 +39,7 @@ def _bystanders_answer(host: HostProcess) -> bool:
     return other.status_code == 200 and host.client.get("/_host/inprocess").status_code == 200
 
 
-@pytest.mark.parametrize("how", ["exit", "segv", "kill"])
+@pytest.mark.parametrize("how", ["exit", "sysexit", "segv", "kill"])
 def test_a_crash_answers_502_restarts_and_touches_nothing_else(host: HostProcess, how: str) -> None:
     name = f"crash-{how}"
     before = host.status(name)

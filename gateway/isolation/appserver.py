@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from collections import deque
 from typing import Any
 
@@ -201,6 +203,13 @@ class AppServer(t.FrameProtocol):
             await self.app(scope, stream.receive, stream.send)
         except asyncio.CancelledError:
             error = "cancelled (request timeout)"
+        except SystemExit as exc:
+            # The app asked its process to exit: it does, as it would under uvicorn; the
+            # gateway sees a crash (502 for what this process had) and starts another.
+            logger.error("the app called sys.exit(%r) while serving a request: exiting", exc.code)
+            code = exc.code if isinstance(exc.code, int) else 1
+            sys.stderr.flush()
+            os._exit(code)
         except BaseException as exc:
             if not (stream.gone and isinstance(exc, OSError)):
                 logger.exception("Exception in ASGI application")

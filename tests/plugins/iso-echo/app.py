@@ -5,6 +5,7 @@ import ctypes
 import hashlib
 import os
 import signal
+import sys
 import time
 
 from fastapi import FastAPI, Request, WebSocket
@@ -96,6 +97,8 @@ async def spin(seconds: float) -> dict[str, float]:
 async def crash(how: str) -> None:
     if how == "exit":
         os._exit(3)
+    if how == "sysexit":
+        sys.exit(4)
     if how == "segv":
         ctypes.string_at(0)
     if how == "kill":
