@@ -87,7 +87,6 @@ class WorkerChannel(t.FrameProtocol):
         self.name = name
         self.pid = 0
         self.ready: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self.lost: asyncio.Future[None] = self._loop.create_future()
         self.streams: dict[int, _Stream] = {}
         self._on_lost = on_lost
         self._next_sid = 1
@@ -133,7 +132,7 @@ class WorkerChannel(t.FrameProtocol):
             if not self.ready.done():
                 self.ready.set_result(t.loads(payload))
         elif kind == t.FAILED and not self.ready.done():
-            self.ready.set_exception(_Failed(t.loads(payload)))
+            self.ready.set_exception(LoadFailed(t.loads(payload)))
 
     async def _pump(self, stream: _Stream) -> None:
         message = await stream.receive()
@@ -149,8 +148,6 @@ class WorkerChannel(t.FrameProtocol):
             stream.push(_CRASH)
         if not self.ready.done():
             self.ready.set_exception(WorkerGone("the worker process ended before it was ready"))
-        if not self.lost.done():
-            self.lost.set_result(None)
         self._on_lost(self)
 
     # --- requests -----------------------------------------------------------------------
@@ -262,7 +259,7 @@ class WorkerChannel(t.FrameProtocol):
             await send(message)
 
 
-class _Failed(Exception):
+class LoadFailed(Exception):
     """The worker reported that loading the plugin failed."""
 
     def __init__(self, details: dict[str, Any]) -> None:

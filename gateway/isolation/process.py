@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import PluginError
-from .channel import WorkerChannel, _Failed
+from .channel import LoadFailed, WorkerChannel
 from .spec import WorkerSpec
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class WorkerProcess:
         fails to load, ends or takes longer than ``timeout`` (it is killed then)."""
         try:
             info = await asyncio.wait_for(self._spawn_and_wait(), timeout)
-        except _Failed as exc:
+        except LoadFailed as exc:
             await self.kill()
             raise _plugin_error(self.spec, exc.details) from None
         except TimeoutError:
