@@ -125,7 +125,10 @@ class WorkerProcess:
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = {**os.environ, **self.spec.env}
+        # The gateway's own Django settings never leak into a worker (a Django project in it
+        # uses its own settings.py unless the plugin's env: names another).
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        env.update(self.spec.env)
         argv = [self.python, "-m", "gateway.isolation.worker", "--fd", str(theirs.fileno())]
         argv += ["--parent", str(os.getpid()), "--spec", self.spec.to_json()]
         workdir = self.spec.workdir
