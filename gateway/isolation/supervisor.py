@@ -104,14 +104,15 @@ class IsolatedPlugin:
         """Build the venv if asked, start every process and wait until all are ready.
 
         Raises :class:`PluginError` (nothing is left running) if the venv cannot be built, a
-        process fails to load the plugin or to start its lifespan, or ``timeout`` passes.
+        process fails to load the plugin or to start its lifespan, or one takes longer than
+        ``timeout`` to do so.
         """
-        deadline = time.monotonic() + timeout
         if self.spec.venv:
+            # Not counted in ``timeout`` (the load's import and lifespan): a first build
+            # downloads packages and takes what it takes; later starts reuse it.
             self._python = await ensure_venv(self.spec)
-        left = max(0.0, deadline - time.monotonic())
         results = await asyncio.gather(
-            *(self._start_process(slot, left) for slot in range(len(self._serving))),
+            *(self._start_process(slot, timeout) for slot in range(len(self._serving))),
             return_exceptions=True,
         )
         errors = [r for r in results if isinstance(r, BaseException)]
