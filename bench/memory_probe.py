@@ -62,6 +62,12 @@ class NoEvents:
     def plugin_unloaded(self, info: PluginInfo) -> None:
         pass
 
+    def plugin_restarting(self, info: PluginInfo) -> None:
+        pass
+
+    def plugin_recovered(self, info: PluginInfo) -> None:
+        pass
+
 
 def reclaim_for(mode: str, pauses: list[float]) -> Any:
     """What the registry calls after a burst of releases, timed."""

@@ -155,6 +155,18 @@ class LoadTimeout(PluginError):
     kind = "LoadTimeout"
 
 
+class WorkerExited(PluginError):
+    """An isolated plugin's worker process ended, or could not start, before it was ready."""
+
+    kind = "WorkerExited"
+
+
+class VenvError(PluginError):
+    """An isolated plugin's virtualenv could not be built from its ``requirements.txt``."""
+
+    kind = "VenvError"
+
+
 class PrefixReserved(PluginError):
     """The plugin's prefix is, or is under, the admin API's prefix."""
 
@@ -197,3 +209,22 @@ class MigrationsMissing(DjangoError):
     <plugin> makemigrations`` makes the missing one)."""
 
     kind = "MigrationsMissing"
+
+
+def plugin_error(
+    kind: str,
+    message: str,
+    *,
+    plugin: str,
+    file: str | None = None,
+    hint: str | None = None,
+) -> PluginError:
+    """The :class:`PluginError` subclass whose ``kind`` is ``kind`` (an error reported by a
+    worker process, by its kind), else a :class:`PluginCodeError` of that kind."""
+    pending: list[type[PluginError]] = [PluginError]
+    while pending:
+        cls = pending.pop()
+        if cls.kind == kind and cls not in (PluginCodeError, PrefixConflict):
+            return cls(message, plugin=plugin, file=file, hint=hint)
+        pending += cls.__subclasses__()
+    return PluginCodeError(kind, message, plugin=plugin, file=file, hint=hint)

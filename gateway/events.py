@@ -39,6 +39,12 @@ class HookEvents:
     def plugin_unloaded(self, info: PluginInfo) -> None:
         self._call("gateway_plugin_unloaded", plugin=info, gateway=self.gateway)
 
+    def plugin_restarting(self, info: PluginInfo) -> None:
+        self._call("gateway_plugin_restarting", plugin=info, gateway=self.gateway)
+
+    def plugin_recovered(self, info: PluginInfo) -> None:
+        self._call("gateway_plugin_recovered", plugin=info, gateway=self.gateway)
+
     def _call(self, hook_name: str, **kwargs: Any) -> None:
         try:
             getattr(self.hooks, hook_name)(**kwargs)

@@ -146,3 +146,15 @@ def gateway_plugin_failed(plugin: PluginInfo, gateway: GatewayView) -> None:
 @hookspec
 def gateway_plugin_unloaded(plugin: PluginInfo, gateway: GatewayView) -> None:
     """A plugin was removed or disabled, drained and shut down."""
+
+
+@hookspec
+def gateway_plugin_restarting(plugin: PluginInfo, gateway: GatewayView) -> None:
+    """A worker process of an isolated plugin died and is being restarted (``plugin.status``
+    is ``restarting`` and ``plugin.restarts`` counts it); the other processes, if any,
+    serve meanwhile."""
+
+
+@hookspec
+def gateway_plugin_recovered(plugin: PluginInfo, gateway: GatewayView) -> None:
+    """Every worker process of an isolated plugin serves again after a restart."""

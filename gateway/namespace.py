@@ -15,6 +15,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
 import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -189,6 +190,23 @@ class Namespace:
             for module in released:
                 if id(module) not in live:
                     module.__dict__.clear()
+
+    def running_threads(self) -> list[threading.Thread]:
+        """The threads with a frame of this namespace's modules on their stack now (the
+        plugin's own threads, and pool threads still inside one of its requests)."""
+        package, dotted = self.package, self.package + "."
+        threads = {t.ident: t for t in threading.enumerate()}
+        found = []
+        for ident, frame in sys._current_frames().items():
+            walked: types.FrameType | None = frame
+            while walked is not None:
+                name = walked.f_globals.get("__name__", "")
+                if name == package or name.startswith(dotted):
+                    if ident in threads:
+                        found.append(threads[ident])
+                    break
+                walked = walked.f_back
+        return found
 
     def sources(self) -> list[Path]:
         """The plugin's Python files (hidden folders and ``__pycache__`` left out)."""

@@ -38,16 +38,25 @@ from .errors import (
     RestartRequired,
 )
 from .extensions import wrap_app
+from .isolation import IsolatedPlugin, WorkerSpec
 from .lifespan import Lifespan, LifespanFailed
 from .loader import LoadedApp, LoadServices, PluginSource, load_guarded
 from .loadpool import LoadPool
 from .manifest import Manifest, is_candidate, read_manifest, validate_name
 from .memory import trim_heap
 from .namespace import Namespace, fresh_package_name
-from .plugin import ACTIVE, DISABLED, FAILED, RESTART_REQUIRED, PluginInfo
+from .plugin import (
+    ACTIVE,
+    DISABLED,
+    FAILED,
+    ISOLATION_NONE,
+    ISOLATION_PROCESS,
+    RESTART_REQUIRED,
+    PluginInfo,
+)
 from .retire import Retirement
 from .routing import MountedApp, PrefixTable
-from .state import PluginState, Version
+from .state import AnyVersion, IsolatedVersion, PluginState, Version
 from .types import ASGIApp
 
 logger = logging.getLogger(__name__)
@@ -62,6 +71,8 @@ class PluginEvents(Protocol):
     def plugin_loaded(self, info: PluginInfo) -> None: ...
     def plugin_failed(self, info: PluginInfo) -> None: ...
     def plugin_unloaded(self, info: PluginInfo) -> None: ...
+    def plugin_restarting(self, info: PluginInfo) -> None: ...
+    def plugin_recovered(self, info: PluginInfo) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,8 @@ class Registry:
         state = self._plugins.get(name)
         if state is None or state.current is None:
             return []
+        if not isinstance(state.current, Version):
+            return ["* (served by worker processes of its own: isolation: process)"]
         loaded = state.current.loaded
         routes = self.hooks.gateway_describe_routes(app=loaded.app, framework=loaded.framework)
         return list(routes or [])
@@ -148,7 +161,7 @@ class Registry:
         return [
             (state.info(), state.current.loaded)
             for name, state in sorted(self._plugins.items())
-            if state.current is not None
+            if isinstance(state.current, Version)  # an isolated one's app is in its processes
         ]
 
     def folder_names(self) -> list[str]:
@@ -258,8 +271,11 @@ class Registry:
             self._failed(state, exc, started)
             return
         self._claims[manifest.prefix] = name
+        isolation = manifest.isolation or self.services.config.plugins.isolation
+        state.isolation = isolation
+        build = self._build_isolated if isolation == ISOLATION_PROCESS else self._build
         try:
-            version, upcoming = await self._build(state, manifest, deadline)
+            version, upcoming = await build(state, manifest, deadline)
         except GatewayError as exc:
             self._failed(state, exc, started)
             return
@@ -303,8 +319,8 @@ class Registry:
             try:
                 # Another plugin may have claimed the prefix while this one was loading.
                 self._check_prefix(name, manifest)
-                upcoming = self._upcoming(state, loaded)
-                app = self._wrap(loaded, upcoming)
+                upcoming = self._upcoming(state, loaded.framework, ISOLATION_NONE)
+                app = self._wrap(loaded.asgi_app, upcoming)
             except PluginError:
                 await lifespan.shutdown(self.settings.drain_timeout_s)
                 raise
@@ -313,6 +329,46 @@ class Registry:
             raise
         mounted = MountedApp(name, manifest.prefix, app, upcoming.generation, lifespan.state)
         return Version(mounted, loaded, lifespan, manifest.prefix), upcoming
+
+    async def _build_isolated(
+        self, state: PluginState, manifest: Manifest, deadline: float
+    ) -> tuple[IsolatedVersion, PluginInfo]:
+        """Start the worker processes of a new version of ``state``'s plugin and wrap its
+        proxy app, all before ``deadline``; on failure no process is left."""
+        name = state.name
+        spec = WorkerSpec.for_plugin(
+            name, self.root / name, manifest, self.services.config, self.services.data_dir
+        )
+        holder: list[IsolatedVersion] = []
+
+        def changed(status: str) -> None:
+            if status == ACTIVE and holder and state.current is holder[0]:
+                self.events.plugin_recovered(state.info())
+
+        def restarting() -> None:
+            if holder and state.current is holder[0]:
+                self.events.plugin_restarting(state.info())
+
+        plugin = IsolatedPlugin(
+            spec,
+            on_status=changed,
+            on_restart=restarting,
+            drain_timeout_s=self.settings.drain_timeout_s,
+        )
+        # Started from the event loop's thread: a worker's PR_SET_PDEATHSIG follows the
+        # thread that started it (gateway/isolation/worker.py).
+        await plugin.start(self._remaining(deadline))
+        try:
+            self._check_prefix(name, manifest)
+            upcoming = self._upcoming(state, plugin.framework or "isolated", ISOLATION_PROCESS)
+            app = self._wrap(plugin.app, upcoming)
+        except PluginError:
+            await plugin.stop(self.settings.drain_timeout_s)
+            raise
+        mounted = MountedApp(name, manifest.prefix, app, upcoming.generation, {})
+        version = IsolatedVersion(mounted, plugin, manifest.prefix, upcoming.framework or "")
+        holder.append(version)
+        return version, upcoming
 
     def _remaining(self, deadline: float) -> float:
         return max(0.0, deadline - time.perf_counter())
@@ -336,20 +392,21 @@ class Registry:
         return lifespan
 
     @staticmethod
-    def _upcoming(state: PluginState, loaded: LoadedApp) -> PluginInfo:
-        """The plugin as it will be once ``loaded`` serves."""
+    def _upcoming(state: PluginState, framework: str, isolation: str) -> PluginInfo:
+        """The plugin as it will be once the version being loaded serves."""
         return dataclasses.replace(
             state.info(),
-            framework=loaded.framework,
+            framework=framework,
+            isolation=isolation,
             status=ACTIVE,
             generation=state.generation + 1,
             loaded_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             error=None,
         )
 
-    def _wrap(self, loaded: LoadedApp, upcoming: PluginInfo) -> ASGIApp:
+    def _wrap(self, app: ASGIApp, upcoming: PluginInfo) -> ASGIApp:
         try:
-            return wrap_app(self.hooks, loaded.asgi_app, upcoming)
+            return wrap_app(self.hooks, app, upcoming)
         except Exception as exc:  # an extension's middleware failed to build
             raise PluginCodeError(
                 type(exc).__name__,
@@ -358,7 +415,7 @@ class Registry:
             ) from exc
 
     def _activate(
-        self, state: PluginState, version: Version, info: PluginInfo, started: float
+        self, state: PluginState, version: AnyVersion, info: PluginInfo, started: float
     ) -> None:
         old = state.current
         # The swap: one assignment, then the old prefix (if the prefix changed) goes away.
@@ -399,7 +456,7 @@ class Registry:
                 extra={"plugin": state.name, "generation": state.generation},
             )
 
-    def _unmount(self, state: PluginState, version: Version, what: str) -> None:
+    def _unmount(self, state: PluginState, version: AnyVersion, what: str) -> None:
         """Take ``version`` out of the route table and retire it (the plugin is gone)."""
         self.routes.remove(version.prefix, version.mounted)
         logger.info(

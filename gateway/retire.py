@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .plugin import PluginInfo
-from .state import Version
+from .state import AnyVersion
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ class Retirement:
     def __repr__(self) -> str:
         return f"Retirement({self._retiring} retiring, drain_timeout_s={self.drain_timeout_s})"
 
-    def retire(self, version: Version, info: PluginInfo, *, unloaded: bool) -> None:
+    def retire(self, version: AnyVersion, info: PluginInfo, *, unloaded: bool) -> None:
         """Retire ``version`` in the background; ``unloaded``: the plugin is gone, not replaced."""
         self.spawn(self._retire(version, info, unloaded=unloaded))
 
@@ -56,7 +54,7 @@ class Retirement:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _retire(self, version: Version, info: PluginInfo, *, unloaded: bool) -> None:
+    async def _retire(self, version: AnyVersion, info: PluginInfo, *, unloaded: bool) -> None:
         self._retiring += 1
         try:
             await self._retire_one(version, info, unloaded=unloaded)
@@ -67,7 +65,7 @@ class Retirement:
         if self._retiring == 0 and not self.closing:
             self._reclaim()
 
-    async def _retire_one(self, version: Version, info: PluginInfo, *, unloaded: bool) -> None:
+    async def _retire_one(self, version: AnyVersion, info: PluginInfo, *, unloaded: bool) -> None:
         timeout = self.drain_timeout_s
         started = time.perf_counter()
         drained = await version.mounted.drained(timeout)
@@ -81,7 +79,7 @@ class Retirement:
                 extra={"plugin": info.name, "generation": version.generation},
             )
         await version.shutdown(timeout)
-        leftovers = threads_running(version.loaded.source.namespace.package)
+        leftovers = version.leftover_threads()
         if leftovers:
             # Emptying the modules would pull the globals from under these threads.
             logger.warning(
@@ -102,21 +100,3 @@ class Retirement:
         )
         if unloaded:
             self._on_unloaded(info)
-
-
-def threads_running(package: str) -> list[threading.Thread]:
-    """The threads with a frame of ``package``'s modules on their stack now (the plugin's
-    own threads, and pool threads still inside one of its requests)."""
-    dotted = package + "."
-    threads = {t.ident: t for t in threading.enumerate()}
-    found = []
-    for ident, frame in sys._current_frames().items():
-        walked: Any = frame
-        while walked is not None:
-            name = walked.f_globals.get("__name__", "")
-            if name == package or name.startswith(dotted):
-                if ident in threads:
-                    found.append(threads[ident])
-                break
-            walked = walked.f_back
-    return found

@@ -28,7 +28,11 @@ def imports_of(file: Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            candidates = [target] + [f"{target}.{alias.name}" for alias in node.names]
+            # ``from . import views`` imports the submodule; ``from .x import y``, module x.
+            candidates = [
+                f"{target}.{alias.name}" if f"{target}.{alias.name}" in MODULES else target
+                for alias in node.names
+            ]
         elif isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         else:

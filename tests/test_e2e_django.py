@@ -163,6 +163,7 @@ def test_plugin_with_its_own_settings_gets_the_one_settings_error(gw: GatewayPro
     assert info["status"] == "failed"
     assert info["error"]["type"] == "DjangoSettingsError"
     assert "one settings module per process" in info["error"]["message"]
+    assert "isolation: process" in info["error"]["message"]
     assert gw.client.get("/blog/").status_code == 200
     shutil.rmtree(gw.plugins_dir / "mysite")
 

@@ -76,3 +76,12 @@ class Observability:
     def gateway_plugin_unloaded(self, plugin: PluginInfo, gateway: GatewayView) -> None:
         if isinstance(self.metrics, Metrics):
             self.metrics.plugin_unloaded(plugin.name)
+
+    @hookimpl
+    def gateway_plugin_restarting(self, plugin: PluginInfo, gateway: GatewayView) -> None:
+        self.metrics.process_restart(plugin.name)
+        self.metrics.set_status(plugin.name, plugin.status)
+
+    @hookimpl
+    def gateway_plugin_recovered(self, plugin: PluginInfo, gateway: GatewayView) -> None:
+        self.metrics.set_status(plugin.name, plugin.status)

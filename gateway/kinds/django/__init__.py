@@ -16,8 +16,10 @@ FRAMEWORK = "django"
 
 ONE_SETTINGS = (
     "Django allows one settings module per process, and the gateway owns it: a Django plugin "
-    "is a Django app (urls.py, views.py, models.py, templates/, static/), not a project. "
-    "Remove {what} and put the settings you need under 'django: settings:' in config.yaml"
+    "in the gateway's process is a Django app (urls.py, views.py, models.py, templates/, "
+    "static/), not a project. Either remove {what} and put the settings you need under "
+    "'django: settings:' in config.yaml, or serve the project in processes of its own with "
+    "'isolation: process' in plugin.yaml"
 )
 
 

@@ -1,0 +1,1 @@
+NAME = "helpers of iso-echo"
