@@ -13,7 +13,7 @@ pinned to core 0 (``taskset -c 0``; the gateway and its worker share that one co
 - ``http-proxy``: prototype of a plain HTTP reverse-proxy hop, an ASGI app under uvicorn
   forwarding to the app under uvicorn on a Unix socket (``apps/proto_http_proxy.py``);
 - ``isolated``: the app as an isolated plugin (``gateway.isolation``, the framed ASGI
-  transport), served by the registry stand-in of the tests (``tests/isolation_host.py``).
+  transport), served by the gateway itself (``isolation: process`` in its ``plugin.yaml``).
 
 Rounds are interleaved and rotated; each round gives a ratio to ``uvicorn`` measured in the
 same round, and the median of those ratios is reported (the machine is shared and noisy, so
@@ -25,7 +25,6 @@ to serving again, and reload latency of the isolated plugin. Results go to stdou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -42,6 +41,7 @@ from common import (
     HELLO_BODY,
     PYTHON,
     REPO,
+    TOKEN,
     Server,
     free_port,
     git_state,
@@ -56,7 +56,7 @@ from common import (
 from run import UVICORN_FLAGS, ensure_wrk, wrk, wrk_version
 
 SERVER_CPU = 0
-HOST = REPO / "tests" / "isolation_host.py"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 DOC = REPO / "docs" / "ISOLATION.md"
 BEGIN, END = "<!-- bench/isolation.py: begin -->", "<!-- bench/isolation.py: end -->"
 
@@ -165,37 +165,38 @@ def http_proxy(ctx: Context) -> tuple[list[Server], str]:
     return [front, backend], f"{front.base_url}/"
 
 
-def host(ctx: Context, name: str, plugins: dict[str, dict[str, object]]) -> Server:
-    """The isolation host serving ``plugins`` (WorkerSpec fields by plugin name)."""
-    config = ctx.work / f"{name}.json"
-    data = ctx.work / f"{name}-data"
-    config.write_text(json.dumps({"data_dir": str(data), "drain_timeout_s": 5, "plugins": plugins}))
+def gateway(ctx: Context, name: str, plugins: Path) -> Server:
+    """The gateway serving ``plugins`` (not watching; the admin API reloads), as shipped but
+    for the access log, which no baseline writes either."""
     port = free_port()
-    env = {"PYTHONPATH": str(REPO)}
+    argv = [PYTHON, "-m", "gateway", "run", "--plugins", str(plugins), "--port", str(port)]
+    workdir = ctx.work / name
+    workdir.mkdir(exist_ok=True)
     return Server(
         name,
-        [PYTHON, str(HOST), str(config), str(port)],
+        [*argv, "--no-watch", "--no-access-log"],
         port=port,
         log_dir=ctx.logs,
         cpu=SERVER_CPU,
-        env=env,
-        cwd=ctx.work,
+        env={"GATEWAY_ADMIN_TOKEN": TOKEN, "GATEWAY_PLUGINS_DRAIN_TIMEOUT_S": "5"},
+        cwd=workdir,
     )
 
 
 def hello_plugin(ctx: Context, name: str, source: str | None = None) -> Path:
-    folder = ctx.work / "plugins" / name
+    """A plugins folder of its own holding one isolated plugin ``name``."""
+    folder = ctx.work / f"plugins-{name}" / name
     folder.mkdir(parents=True, exist_ok=True)
     if source is None:
         shutil.copy(APPS / "hello_fastapi.py", folder / "app.py")
     else:
         (folder / "app.py").write_text(source)
-    return folder
+    (folder / "plugin.yaml").write_text("isolation: process\n")
+    return folder.parent
 
 
 def isolated(ctx: Context) -> tuple[list[Server], str]:
-    folder = hello_plugin(ctx, "hello")
-    server = host(ctx, "isolated", {"hello": {"folder": str(folder), "prefix": "/hello"}})
+    server = gateway(ctx, "isolated", hello_plugin(ctx, "hello"))
     return [server], f"{server.base_url}/hello/"
 
 
@@ -286,27 +287,28 @@ def measure(
     return samples
 
 
-def status(server: Server) -> dict[str, dict[str, object]]:
-    return httpx.get(f"{server.base_url}/_host/status", timeout=10).json()  # type: ignore[no-any-return]
+def status(server: Server, name: str) -> dict[str, object]:
+    """The admin API's PLUGIN of ``name``."""
+    url = f"{server.base_url}/_gateway/plugins/{name}"
+    return httpx.get(url, headers=ADMIN, timeout=10).json()  # type: ignore[no-any-return]
 
 
 def memory(ctx: Context) -> list[tuple[str, float]]:
     uvicorn = ctx.servers["uvicorn"][0]
     iso = ctx.servers["isolated"][0]
-    worker_pid = status(iso)["hello"]["pids"][0]
-    assert isinstance(worker_pid, int)
+    pids = status(iso, "hello")["pids"]
+    assert isinstance(pids, list) and isinstance(pids[0], int)
     return [
         ("uvicorn serving the app", rss_mb(uvicorn.pid)),
-        ("isolated: the worker process (the plugin's own cost)", rss_mb(worker_pid)),
-        ("isolated: the host process (gateway side)", rss_mb(iso.pid)),
+        ("isolated: the worker process (the plugin's own cost)", rss_mb(pids[0])),
+        ("isolated: the gateway process", rss_mb(iso.pid)),
     ]
 
 
 def crash_to_serving(ctx: Context, times: int) -> list[float]:
     """Seconds from ``os._exit`` in the plugin to its next 200; the process is left up 10 s
     between crashes, so every restart waits the first backoff delay (0.5 s)."""
-    folder = hello_plugin(ctx, "crashy", CRASH_APP)
-    server = host(ctx, "crash-host", {"crashy": {"folder": str(folder), "prefix": "/crashy"}})
+    server = gateway(ctx, "crash-gateway", hello_plugin(ctx, "crashy", CRASH_APP))
     url = f"{server.base_url}/crashy/"
     seconds = []
     try:
@@ -327,11 +329,16 @@ def reloads(ctx: Context, times: int) -> list[tuple[float, float]]:
     """(new version ready, whole reload incl. stopping the old one), in seconds."""
     iso = ctx.servers["isolated"][0]
     out = []
-    with httpx.Client(timeout=120) as client:
+    with httpx.Client(timeout=120, headers=ADMIN) as client:
         for _ in range(times):
+            before = status(iso, "hello")["pids"]
             started = time.perf_counter()
-            answer = client.post(f"{iso.base_url}/_host/reload/hello").json()
-            out.append((float(answer["seconds"]), time.perf_counter() - started))
+            answer = client.post(f"{iso.base_url}/_gateway/plugins/hello/reload").json()
+            ready = time.perf_counter() - started  # answered once the new version serves
+            assert answer["error"] is None, answer
+            assert isinstance(before, list)
+            wait_for(lambda b=before: not any(Path(f"/proc/{p}").exists() for p in b), 60, 0.005)
+            out.append((ready, time.perf_counter() - started))
     return out
 
 
