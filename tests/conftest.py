@@ -4,10 +4,12 @@ folder, talked to over HTTP. The process harness and the polling helper are
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.testing import GatewayProcess, free_port, wait_for
@@ -23,7 +25,9 @@ __all__ = [
     "REPO",
     "TOKEN",
     "GatewayProcess",
+    "admin_login",
     "copy_plugin",
+    "csrf_token",
     "free_port",
     "launch_gateway",
     "wait_for",
@@ -34,6 +38,31 @@ def copy_plugin(source: Path, plugins_dir: Path, name: str | None = None) -> Pat
     target = plugins_dir / (name or source.name)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+def csrf_token(page: httpx.Response) -> str:
+    """The CSRF token of a Django form page."""
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert found is not None, page.text[:500]
+    return found.group(1)
+
+
+def admin_login(browser: httpx.Client, prefix: str, username: str, password: str) -> httpx.Response:
+    """Log in to the Django admin under ``prefix`` as a browser does (the form, its CSRF
+    token and cookie, the post); the answer is a 302 to the admin on success."""
+    page = browser.get(f"{prefix}/admin/login/", params={"next": f"{prefix}/admin/"})
+    assert page.status_code == 200, page.text[:500]
+    form = {
+        "username": username,
+        "password": password,
+        "next": f"{prefix}/admin/",
+        "csrfmiddlewaretoken": csrf_token(page),
+    }
+    return browser.post(
+        f"{prefix}/admin/login/?next={prefix}/admin/",
+        data=form,
+        headers={"Origin": str(browser.base_url).rstrip("/")},
+    )
 
 
 def launch_gateway(

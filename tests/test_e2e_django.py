@@ -4,7 +4,6 @@ under their prefixes, next to Flask and FastAPI plugins in the same process."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EXAMPLES, FIXTURES, GatewayProcess, copy_plugin, wait_for
+from conftest import EXAMPLES, FIXTURES, GatewayProcess, copy_plugin, csrf_token, wait_for
 
 from gateway.scaffold import write_skeleton
 
@@ -89,12 +88,11 @@ def test_full_admin_login_under_the_prefix(gw: GatewayProcess) -> None:
     with httpx.Client(base_url=gw.base_url, timeout=30) as browser:
         page = browser.get("/blog/admin/login/", params={"next": "/blog/admin/"})
         assert page.status_code == 200 and "csrftoken" in browser.cookies
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        assert token is not None
+        token = csrf_token(page)
         form = {"username": "ada", "password": "pw-1234!", "next": "/blog/admin/"}
         # Without the CSRF token the login is refused.
         assert browser.post("/blog/admin/login/", data=form).status_code == 403
-        form["csrfmiddlewaretoken"] = token.group(1)
+        form["csrfmiddlewaretoken"] = token
         login = browser.post("/blog/admin/login/?next=/blog/admin/", data=form)
         assert login.status_code == 302, login.text[:500]
         assert login.headers["location"] == "/blog/admin/"

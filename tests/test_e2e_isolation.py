@@ -4,7 +4,6 @@ conflicting package versions, reloads under load, and no process left behind."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import threading
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FIXTURES, TOKEN, GatewayProcess, copy_plugin, wait_for
+from conftest import FIXTURES, TOKEN, GatewayProcess, admin_login, copy_plugin, wait_for
 from isolation_support import pid_alive, workers_of
 
 ISOLATED = "isolation: process\n"
@@ -98,22 +97,6 @@ def test_while_restarting_the_status_says_so(gw: GatewayProcess) -> None:
     wait_for(lambda: metric(gw, "gateway_plugin_status", plugin="crashy", status="active"))
 
 
-def login(client: httpx.Client, prefix: str, username: str, password: str) -> httpx.Response:
-    page = client.get(f"{prefix}/admin/login/", params={"next": f"{prefix}/admin/"})
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert token is not None, page.text
-    return client.post(
-        f"{prefix}/admin/login/?next={prefix}/admin/",
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": username,
-            "password": password,
-            "next": f"{prefix}/admin/",
-        },
-        headers={"Origin": str(client.base_url).rstrip("/")},
-    )
-
-
 def test_a_django_project_with_its_own_settings_beside_an_in_process_django_app(
     gw: GatewayProcess,
 ) -> None:
@@ -121,7 +104,7 @@ def test_a_django_project_with_its_own_settings_beside_an_in_process_django_app(
     assert data["settings"] == "settings" and data["admin"] == "/proj/admin/"
     assert "/plugins/" not in data["database"]
     with httpx.Client(base_url=gw.base_url, timeout=30) as client:
-        response = login(client, "/proj", "admin", "iso-secret")
+        response = admin_login(client, "/proj", "admin", "iso-secret")
         assert response.status_code == 302 and response.headers["location"] == "/proj/admin/"
         assert "Site administration" in client.get("/proj/admin/").text
     # the in-process Django app runs in the gateway's own Django runtime, beside it

@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 
 import httpx
-from conftest import FIXTURES, TOKEN, GatewayProcess, copy_plugin, free_port, launch_gateway
+from conftest import (
+    FIXTURES,
+    TOKEN,
+    GatewayProcess,
+    admin_login,
+    copy_plugin,
+    free_port,
+    launch_gateway,
+)
 
 from gateway.scaffold import write_skeleton
 
@@ -181,16 +189,7 @@ def test_manage_createsuperuser_then_an_admin_login(tmp_path: Path) -> None:
     try:
         gw.wait_ready()
         with httpx.Client(base_url=gw.base_url, timeout=30) as browser:
-            page = browser.get("/blog/admin/login/", params={"next": "/blog/admin/"})
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-            assert token is not None, page.text[:500]
-            form = {
-                "username": "grace",
-                "password": "pw-5678!",
-                "next": "/blog/admin/",
-                "csrfmiddlewaretoken": token.group(1),
-            }
-            login = browser.post("/blog/admin/login/?next=/blog/admin/", data=form)
+            login = admin_login(browser, "/blog", "grace", "pw-5678!")
             assert login.status_code == 302, login.text[:500]
             assert "Site administration" in browser.get("/blog/admin/").text
     finally:

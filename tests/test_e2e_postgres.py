@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FIXTURES, GatewayProcess, copy_plugin, wait_for
+from conftest import FIXTURES, GatewayProcess, copy_plugin, csrf_token, wait_for
 from pgserver import PostgresServer, postgres_server
 
 SECRET_KEY = "shared-secret-key-" + "k" * 40
@@ -80,9 +80,7 @@ def test_two_gateways_share_data_and_sessions(tmp_path: Path, pg: PostgresServer
         with httpx.Client(timeout=30) as browser:
             # the login form and its CSRF token from one replica, the login posted to the other
             page = browser.get(f"{a.base_url}/dj-ledger/admin/login/")
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-            assert token is not None
-            form = {"username": "ada", "password": "pw", "csrfmiddlewaretoken": token.group(1)}
+            form = {"username": "ada", "password": "pw", "csrfmiddlewaretoken": csrf_token(page)}
             login = browser.post(f"{b.base_url}/dj-ledger/admin/login/", data=form)
             assert login.status_code == 302, login.text[:500]
             # the session it made is known to both (cookies are per host, not per port)

@@ -4,11 +4,11 @@ runtime of its own."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import admin_login
 from isolation_support import HostProcess, start_host
 
 
@@ -20,23 +20,6 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
     )
     yield host
     host.stop()
-
-
-def _login(client: httpx.Client, prefix: str, username: str, password: str) -> httpx.Response:
-    page = client.get(f"{prefix}/admin/login/", params={"next": f"{prefix}/admin/"})
-    assert page.status_code == 200, page.text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert token is not None
-    return client.post(
-        f"{prefix}/admin/login/?next={prefix}/admin/",
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": username,
-            "password": password,
-            "next": f"{prefix}/admin/",
-        },
-        headers={"Origin": str(client.base_url).rstrip("/")},
-    )
 
 
 def test_a_django_project_runs_with_its_own_settings_and_migrated_database(
@@ -52,7 +35,7 @@ def test_a_django_project_runs_with_its_own_settings_and_migrated_database(
 
 def test_django_project_admin_login_under_the_prefix(host: HostProcess) -> None:
     with httpx.Client(base_url=host.base_url, timeout=30) as client:
-        response = _login(client, "/proj", "admin", "iso-secret")
+        response = admin_login(client, "/proj", "admin", "iso-secret")
         assert response.status_code == 302, response.text
         assert response.headers["location"] == "/proj/admin/"
         index = client.get("/proj/admin/")
@@ -74,8 +57,8 @@ def test_an_isolated_django_app_plugin_has_its_own_runtime(host: HostProcess) ->
     with httpx.Client(base_url=host.base_url, timeout=30) as client:
         made = client.post("/accounts/make-user/", data={"username": "ann", "password": "pw-12345"})
         assert made.json() == {"created": "ann"}
-        assert _login(client, "/accounts", "ann", "pw-12345").status_code == 302
+        assert admin_login(client, "/accounts", "ann", "pw-12345").status_code == 302
         assert client.get("/accounts/whoami/").json() == {"user": "ann"}
     # the project's users are its own: ann does not exist there
     with httpx.Client(base_url=host.base_url, timeout=30) as client:
-        assert _login(client, "/proj", "ann", "pw-12345").status_code == 200  # form again
+        assert admin_login(client, "/proj", "ann", "pw-12345").status_code == 200  # form again

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayProcess, launch_gateway
+from conftest import GatewayProcess, admin_login, csrf_token, launch_gateway
 
 PLUGIN = Path(__file__).parent / "plugins" / "seo"
 USER, PASSWORD = "root", "pw-robots-1234"
@@ -54,18 +54,8 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     assert gateway.stop() == 0, gateway.log()
 
 
-def csrf_token(page: httpx.Response) -> str:
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert found is not None, page.text[:500]
-    return found.group(1)
-
-
 def login(browser: httpx.Client) -> httpx.Response:
-    page = browser.get("/seo/admin/login/", params={"next": "/seo/admin/"})
-    assert page.status_code == 200
-    form = {"username": USER, "password": PASSWORD, "next": "/seo/admin/"}
-    form["csrfmiddlewaretoken"] = csrf_token(page)
-    return browser.post("/seo/admin/login/?next=/seo/admin/", data=form)
+    return admin_login(browser, "/seo", USER, PASSWORD)
 
 
 @pytest.fixture(scope="module")
