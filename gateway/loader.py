@@ -53,6 +53,12 @@ class LoadServices:
     config: Config
     #: the gateway's data folder (Django's database and secret key, plugins' instance folders)
     data_dir: Path
+    #: the executor of one plugin's sync code: its fair share of ``executor``
+    #: (:mod:`gateway.containment.share`); None: ``executor`` itself
+    executor_for: Callable[[str], Executor] | None = None
+    #: puts a loaded version's app (and generation) behind its plugin's limits before it is
+    #: mounted (:mod:`gateway.containment`); None: mounted as it is
+    contain: Callable[[ASGIApp, PluginSource, int], ASGIApp] | None = None
 
     @property
     def multiprocess(self) -> bool:
@@ -77,7 +83,9 @@ class PluginSource:
 
     @property
     def executor(self) -> Executor:
-        return self.services.executor
+        """Where this plugin's sync code runs: its share of the gateway's pool."""
+        executor_for = self.services.executor_for
+        return executor_for(self.name) if executor_for is not None else self.services.executor
 
     def on_release(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this version is released: drained and shut down after being

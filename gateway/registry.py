@@ -256,8 +256,11 @@ class Registry:
         )
 
     def _wrap(self, loaded: LoadedApp, upcoming: PluginInfo) -> ASGIApp:
+        app = loaded.asgi_app
+        if self.services.contain is not None:  # the plugin's limits, inside extensions' wraps
+            app = self.services.contain(app, loaded.source, upcoming.generation)
         try:
-            return wrap_app(self.hooks, loaded.asgi_app, upcoming)
+            return wrap_app(self.hooks, app, upcoming)
         except Exception as exc:  # an extension's middleware failed to build
             raise PluginCodeError(
                 type(exc).__name__,

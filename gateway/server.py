@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
 from .app import Gateway
 from .config import Config, config_from_json, config_to_json
+from .containment import DoorProtocol, ForwardingSupervisor, exit_past_leftover_threads
 from .observability.logs import configure_logging
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ EXIT_GRACE_S = 2.0
 def worker_app() -> Gateway:
     """The app factory each worker process calls (``--workers N``)."""
     configure_logging()  # a spawned worker starts with none
+    # SIGHUP reloads the plugins once the gateway serves; before that it must not end the
+    # worker (its default action), as the supervisor passes SIGHUP on to every worker.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     threading.Thread(target=_exit_when_stuck, name="gateway-exit-watchdog", daemon=True).start()
     return Gateway(config_from_json(os.environ[CONFIG_ENV]), cwd=Path(os.environ[CWD_ENV]))
 
@@ -42,6 +45,7 @@ def _uvicorn_config(config: Config, app: Gateway | str) -> uvicorn.Config:
         port=config.server.port,
         workers=config.server.workers,
         lifespan="on",
+        http=DoorProtocol,  # header limits on the raw bytes (gateway.containment.protocol)
         access_log=config.server.access_log,
         # SIGTERM: stop accepting, give in-flight requests this long to finish.
         timeout_graceful_shutdown=max(1, math.ceil(config.plugins.drain_timeout_s)),
@@ -84,10 +88,11 @@ def serve(config: Config, *, cwd: Path) -> None:
     # gateway stopped by SIGTERM after draining has succeeded: exit 0.
     signal.signal(signal.SIGTERM, _stopped_by_sigterm)
     if config.server.workers == 1:
-        server = uvicorn.Server(_uvicorn_config(config, Gateway(config, cwd=cwd)))
+        gateway = Gateway(config, cwd=cwd)
+        server = uvicorn.Server(_uvicorn_config(config, gateway))
         server.run()
-        if _busy_wsgi_threads():  # see _exit_when_stuck
-            _hard_exit(0 if server.started else 1)
+        # Stuck WSGI threads, a hung import, a plugin's non-daemon thread: none keeps it alive.
+        exit_past_leftover_threads(0 if server.started else 1, gateway.containment.owners)
         if not server.started:
             raise SystemExit(1)
         return
@@ -96,4 +101,4 @@ def serve(config: Config, *, cwd: Path) -> None:
     os.environ[CONFIG_ENV] = config_to_json(config)
     os.environ[CWD_ENV] = str(cwd)
     uv_config = _uvicorn_config(config, "gateway.server:worker_app")
-    Multiprocess(uv_config, sockets=[uv_config.bind_socket()]).run()
+    ForwardingSupervisor(uv_config, sockets=[uv_config.bind_socket()]).run()

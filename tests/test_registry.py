@@ -60,7 +60,10 @@ def serving_module(gateway: Gateway, prefix: str) -> types.ModuleType:
     """The ``app`` module of the version mounted at ``prefix`` (found from its route)."""
     mounted = gateway.routes.get(prefix)
     assert mounted is not None
-    return sys.modules[mounted.app.routes[0].endpoint.__module__]  # type: ignore[attr-defined]
+    app = mounted.app
+    while not hasattr(app, "routes"):  # the limits wrap the plugin's app (containment)
+        app = app.app  # type: ignore[attr-defined]
+    return sys.modules[app.routes[0].endpoint.__module__]  # type: ignore[attr-defined]
 
 
 async def get(gateway: Gateway, path: str) -> httpx.Response:
