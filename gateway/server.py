@@ -77,16 +77,18 @@ def _exit_when_stuck() -> None:
         _hard_exit(0)
 
 
-def _stopped_by_sigterm(signum: int, frame: object) -> None:
-    logger.info("stopped by SIGTERM")
+def _stopped_by_signal(signum: int, frame: object) -> None:
+    logger.info("stopped by %s", signal.Signals(signum).name)
 
 
 def serve(config: Config, *, cwd: Path) -> None:
     """Serve until SIGINT/SIGTERM; raise ``SystemExit(1)`` if the server could not start."""
-    # uvicorn shuts down gracefully on SIGTERM and then re-raises it to the handler that was
-    # installed before it ran; the default one would end the process with 143, but a
-    # gateway stopped by SIGTERM after draining has succeeded: exit 0.
-    signal.signal(signal.SIGTERM, _stopped_by_sigterm)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handler that was installed before it ran; the default ones would end the process with
+    # 143 (or raise KeyboardInterrupt, 130), but a gateway stopped by a signal after draining
+    # has succeeded: exit 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped_by_signal)
     if config.server.workers == 1:
         gateway = Gateway(config, cwd=cwd)
         server = uvicorn.Server(_uvicorn_config(config, gateway))

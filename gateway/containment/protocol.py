@@ -30,6 +30,7 @@ connection moves it to the server's state, so requests' scopes do not carry it.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -107,7 +108,7 @@ class DoorProtocol(HttpToolsProtocol):
             if newline < 0:
                 self._line += size - pos
                 if self._line > self._max_counted:
-                    self._refuse(414 if self._lines == 0 else 431)
+                    self._refuse_line(first=self._lines == 0)
                     return
                 break
             length = self._line + newline - pos  # the line, its "\r" included
@@ -116,10 +117,12 @@ class DoorProtocol(HttpToolsProtocol):
             if length > 1:
                 self._lines += 1
                 if length > self._max_counted:
-                    self._refuse(414 if self._lines == 1 else 431)
+                    self._refuse_line(first=self._lines == 1)
                     return
                 if self._lines - 1 > self._door.max_fields:
-                    self._refuse(431)
+                    self._refuse(
+                        431, f"more than {self._door.max_fields} header fields (limits.max_headers)"
+                    )
                     return
                 continue
             if self._lines == 0:
@@ -138,26 +141,28 @@ class DoorProtocol(HttpToolsProtocol):
     def _upgraded(self) -> bool:
         return self.transport.get_protocol() is not self
 
-    def _refuse(self, status: int) -> None:
+    def _refuse_line(self, *, first: bool) -> None:
+        limit = self._door.max_line
+        if first:
+            self._refuse(414, f"request line longer than {limit} bytes (limits.max_header_bytes)")
+        else:
+            self._refuse(431, f"header line longer than {limit} bytes (limits.max_header_bytes)")
+
+    def _refuse(self, status: int, detail: str) -> None:
         """Answer ``status`` and close the connection; the head never reaches the parser."""
         self._refused = True
         door = self._door
         if status == 414:
             door.refused_request_line += 1
-            detail = f"request line longer than {door.max_line} bytes"
         else:
             door.refused_headers += 1
-            detail = (
-                f"a header line longer than {door.max_line} bytes or more than "
-                f"{door.max_fields} header fields (limits.max_header_bytes, limits.max_headers)"
-            )
         logger.info("refused a request from %s: %d %s", _client(self.client), status, detail)
         if self.cycle is not None and not self.cycle.response_complete:
             # A pipelined request is still being answered: an answer now would be mixed
             # into its response.
             self.transport.close()
             return
-        body = b'{"detail":"' + detail.encode() + b'"}'
+        body = json.dumps({"detail": detail}).encode()
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         head.extend(
             b"%s: %s\r\n" % (name, value) for name, value in self.server_state.default_headers
