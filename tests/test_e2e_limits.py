@@ -42,9 +42,7 @@ def test_header_lines_and_fields_over_the_limits_get_431_and_the_connection_is_c
     assert b"max_header_bytes" in reply
     # 100 header fields (Host is one) are fine, 101 are not.
     fields = [b"X-%d: 1\r\n" % i for i in range(98)]
-    assert (
-        status(exchange(gw.port, get("/held-asgi/", *fields, b"Connection: close\r\n"))) == 200
-    )
+    assert status(exchange(gw.port, get("/held-asgi/", *fields, b"Connection: close\r\n"))) == 200
     reply = exchange(gw.port, get("/held-asgi/", *fields, b"X-98: 1\r\n", b"X-99: 1\r\n"))
     assert status(reply) == 431, reply[:300]
     assert b"max_headers" in reply
