@@ -1,0 +1,285 @@
+"""What containment costs and what it buys, side by side with a baseline commit.
+
+    python bench/containment.py                     # 6 rounds x 5 s, about 6 minutes
+    python bench/containment.py --quick --no-doc    # a smoke run
+    python bench/containment.py --baseline 8c578af  # the code to compare with (default)
+
+1. **Throughput with the limits on** (contract 11 and 13): a Flask and a FastAPI hello plugin
+   (``bench/apps/``) behind the gateway of the baseline commit and behind this working tree,
+   with the default limits (every request passes the body-limit wrapper and the door's
+   header counting) and with ``max_concurrency`` and ``request_timeout_s`` set in the
+   plugin's manifest (two more wrappers). ``wrk -t1 -c64`` on core 1, the gateway
+   (``--no-access-log``) on core 0, rounds interleaved; the median of per-round ratios.
+2. **Other WSGI plugins while one is stuck**: a Flask hello plugin's p99 (``wrk -t1 -c8``)
+   before and while another Flask plugin has 40 requests stuck in its view, on the baseline
+   and on this tree (default pool: 32 threads, so a plugin's share is 16).
+
+The baseline's code comes from ``git archive`` of the commit, run with the same interpreter
+and packages (``PYTHONPATH``). Results go to stdout and into ``docs/RELIABILITY.md`` between
+its generated-section markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import (
+    APPS,
+    HELLO_BODY,
+    REPO,
+    Server,
+    free_port,
+    gateway_argv,
+    gateway_env,
+    git_state,
+    machine,
+    markdown_table,
+    median,
+    text_table,
+    versions,
+    wait_for,
+    write_doc,
+)
+
+SERVER_CPU = 0
+CLIENT_CPU = 1
+DOC = REPO / "docs" / "RELIABILITY.md"
+BEGIN, END = "<!-- bench/containment.py: begin -->", "<!-- bench/containment.py: end -->"
+LIMITS_ON = "limits: {max_concurrency: 10000, request_timeout_s: 60}\n"
+STUCK = 40
+
+
+@dataclass
+class Wrk:
+    rps: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def wrk(url: str, duration: float, connections: int = 64, timeout_s: float = 2) -> Wrk:
+    argv = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{connections}"]
+    argv += [f"-d{duration:g}s", f"--timeout={timeout_s:g}s", "--latency", url]
+    text = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    found = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", text)
+    p99 = float("nan")
+    if found:
+        p99 = float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", text):
+        errors += int(m.group(1))
+    socket_errors = r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
+    if m := re.search(socket_errors, text):
+        errors += sum(map(int, m.groups()))
+    return Wrk(rps, p99, requests, errors)
+
+
+def baseline_source(work: Path, commit: str) -> Path:
+    """The baseline commit's files (``git archive``), to run with ``PYTHONPATH``."""
+    target = work / f"src-{commit}"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def start_gateway(
+    name: str, source: Path, plugins: Path, work: Path, env: dict[str, str] | None = None
+) -> Server:
+    cwd = work / f"cwd-{name}"
+    cwd.mkdir()
+    port = free_port()
+    server = Server(
+        name,
+        gateway_argv(plugins, port, quiet=True),
+        port=port,
+        log_dir=work,
+        env=gateway_env(PYTHONPATH=str(source), **(env or {})),
+        cwd=cwd,
+        cpu=SERVER_CPU,
+    )
+    server.wait_http("/_gateway/ready", timeout=120)
+    return server
+
+
+def hello_plugins(work: Path, kind: str, limits: str) -> Path:
+    """One hello plugin ``p`` of ``kind``, with ``limits`` as its manifest (made once)."""
+    root = work / f"plugins-{kind}-{'limits' if limits else 'default'}"
+    if not root.exists():
+        (root / "p").mkdir(parents=True)
+        shutil.copy(APPS / f"hello_{kind}.py", root / "p" / "app.py")
+        if limits:
+            (root / "p" / "plugin.yaml").write_text(limits)
+    return root
+
+
+# --- 1. throughput ---------------------------------------------------------------------
+
+
+def throughput(work: Path, baseline: Path, args: argparse.Namespace) -> list[list[object]]:
+    servers: dict[tuple[str, str], Server] = {}
+    try:
+        for kind in ("fastapi", "flask"):
+            variants = [
+                ("baseline", baseline, ""),
+                ("this tree", REPO, ""),
+                ("this tree, limits on", REPO, LIMITS_ON),
+            ]
+            for label, source, limits in variants:
+                plugins = hello_plugins(work, kind, limits)
+                name = f"{kind}-{re.sub(r'[^a-z]+', '-', label)}"
+                server = start_gateway(name, source, plugins, work)
+                assert server.wait_http("/p/").content == HELLO_BODY
+                servers[(kind, label)] = server
+        results: dict[tuple[str, str], list[float]] = {key: [] for key in servers}
+        keys = list(servers)
+        for rnd in range(args.rounds):
+            order = keys if rnd % 2 == 0 else list(reversed(keys))
+            for key in order:
+                url = servers[key].base_url + "/p/"
+                wrk(url, args.warmup)
+                results[key].append(wrk(url, args.duration).rps)
+            print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+    rows: list[list[object]] = []
+    for kind, label in results:
+        rps = results[(kind, label)]
+        base = results[(kind, "baseline")]
+        ratios = [r / b for r, b in zip(rps, base, strict=True)]
+        rows.append(
+            [
+                f"{kind} plugin, {label}",
+                f"{median(rps):,.0f}",
+                f"{min(rps):,.0f}-{max(rps):,.0f}",
+                f"{median(ratios):.3f}" if label != "baseline" else "1",
+                f"{min(ratios):.2f}-{max(ratios):.2f}" if label != "baseline" else "",
+            ]
+        )
+    return rows
+
+
+# --- 2. other WSGI plugins while one is stuck ------------------------------------------
+
+
+def stuck_neighbour(work: Path, name: str, source: Path, args: argparse.Namespace) -> list[object]:
+    plugins = work / f"plugins-stuck-{name}"
+    (plugins / "stuck").mkdir(parents=True)
+    (plugins / "other").mkdir()
+    shutil.copy(APPS / "stuck_flask.py", plugins / "stuck" / "app.py")
+    shutil.copy(APPS / "hello_flask.py", plugins / "other" / "app.py")
+    release = work / f"release-{name}"
+    release.mkdir()
+    server = start_gateway(
+        f"stuck-{name}", source, plugins, work, {"BENCH_RELEASE_DIR": str(release)}
+    )
+    socks: list[socket.socket] = []
+    try:
+        url = server.base_url + "/other/"
+        wrk(url, args.warmup, connections=8)
+        before = wrk(url, args.duration, connections=8)
+        for _ in range(STUCK):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(b"GET /stuck/hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            socks.append(sock)
+
+        def entered() -> int:
+            marker = release / "entered"
+            return len(marker.read_text().split()) if marker.exists() else 0
+
+        wait_for(lambda: entered() >= 16, timeout=30)
+        time.sleep(0.5)  # a benchmark, not a test: let the others reach a thread if they may
+        held = entered()
+        during = wrk(url, args.duration, connections=8)
+    finally:
+        (release / "release").touch()
+        for sock in socks:
+            sock.close()
+        server.stop()
+    ratio = during.p99_ms / before.p99_ms if during.requests else float("inf")
+    return [
+        name,
+        held,
+        f"{before.p99_ms:.1f}",
+        f"{before.rps:,.0f}",
+        f"{during.p99_ms:.1f}" if during.requests else "none answered",
+        f"{during.rps:,.0f}",
+        during.errors,
+        f"{ratio:.2f}" if during.requests else "-",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default="8c578af", help="commit to compare with")
+    parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--warmup", type=float, default=1)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--quick", action="store_true", help="3 s, 1 round")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds = 3, 1
+    started = time.monotonic()
+    code = git_state()
+    work = Path(tempfile.mkdtemp(prefix="gateway-containment-"))
+    atexit.register(shutil.rmtree, work, True)
+    baseline = baseline_source(work, args.baseline)
+    rows = throughput(work, baseline, args)
+    header = ["configuration", "req/s (median)", "min-max", "vs baseline", "ratio range"]
+    print(text_table(header, rows), flush=True)
+    stuck_header = [
+        "code",
+        "threads the stuck plugin holds",
+        "other p99 ms before",
+        "req/s before",
+        "other p99 ms, 40 stuck",
+        "req/s, 40 stuck",
+        "errors/timeouts",
+        "p99 ratio",
+    ]
+    stuck_rows = [
+        stuck_neighbour(work, f"baseline {args.baseline}", baseline, args),
+        stuck_neighbour(work, "this tree", REPO, args),
+    ]
+    print(text_table(stuck_header, stuck_rows), flush=True)
+    elapsed = time.monotonic() - started
+    section = "\n\n".join(
+        [
+            f"Generated by `python bench/containment.py {' '.join(argv or sys.argv[1:])}` "
+            f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+            f"in {elapsed / 60:.1f} min.",
+            f"Machine: {machine()}.  \nVersions: "
+            + versions("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "flask")
+            + f".  \nCode measured: {code}; baseline: {args.baseline}.",
+            f"### Throughput with the limits on\n\n{args.rounds} round(s) of "
+            f"{args.duration:g} s, `wrk -t1 -c64`, gateway `--no-access-log`.\n\n"
+            + markdown_table(header, rows),
+            "### Another WSGI plugin while one Flask plugin has 40 stuck requests\n\n"
+            f"`wrk -t1 -c8 --timeout 2s`, {args.duration:g} s each, default pool "
+            "(32 threads).\n\n" + markdown_table(stuck_header, stuck_rows),
+        ]
+    )
+    if not args.no_doc:
+        write_doc(DOC, "Reliability", BEGIN, END, section)
+        print(f"wrote {DOC.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
