@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import fcntl
 import re
 import shutil
 import socket
@@ -189,6 +190,8 @@ def stuck_neighbour(work: Path, name: str, source: Path, args: argparse.Namespac
         f"stuck-{name}", source, plugins, work, {"BENCH_RELEASE_DIR": str(release)}
     )
     socks: list[socket.socket] = []
+    lock = (release / "hold.lock").open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # held: every /stuck/hold request waits for it
     try:
         url = server.base_url + "/other/"
         wrk(url, args.warmup, connections=8)
@@ -207,7 +210,7 @@ def stuck_neighbour(work: Path, name: str, source: Path, args: argparse.Namespac
         held = entered()
         during = wrk(url, args.duration, connections=8)
     finally:
-        (release / "release").touch()
+        lock.close()  # lets every held request go
         for sock in socks:
             sock.close()
         server.stop()

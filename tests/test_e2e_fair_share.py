@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,14 @@ def add_plugin(tmp_path: Path, fixture: str, name: str | None = None, manifest: 
     shutil.copytree(FIXTURES / fixture, target, ignore=shutil.ignore_patterns("__pycache__"))
     if manifest:
         (target / "plugin.yaml").write_text(manifest)
+
+
+@contextlib.contextmanager
+def holding(tmp_path: Path) -> Iterator[None]:
+    """While in the block, held-flask's ``/hold`` requests wait (for the lock held here)."""
+    with (tmp_path / "hold.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def entered(tmp_path: Path, plugin: str) -> list[str]:
@@ -59,14 +69,12 @@ def test_40_stuck_requests_in_one_flask_plugin_leave_the_other_wsgi_plugins_answ
     with httpx.Client(base_url=gw.base_url, timeout=5) as client:
         p99_ms(client, "/other-flask/", 50)  # warm up
         before = p99_ms(client, "/other-flask/")
-        stuck = hold(gw, "/held-flask/hold", 40)
-        try:
+        with holding(tmp_path):
+            stuck = hold(gw, "/held-flask/hold", 40)
             wait_for(lambda: len(entered(tmp_path, "held-flask")) >= 16, what="16 threads held")
             during = p99_ms(client, "/other-flask/")
             # The plugin holds its share, no more: its other 24 requests wait in its queue.
             assert len(entered(tmp_path, "held-flask")) == 16
-        finally:
-            (tmp_path / "release").touch()
         replies = [read_all(sock, timeout=30) for sock in stuck]
     for sock in stuck:
         sock.close()
@@ -153,7 +161,7 @@ def test_a_wsgi_thread_past_its_timeout_still_counts_against_its_plugin_share(
     add_plugin(tmp_path, "held-flask", manifest="limits: {request_timeout_s: 1}\n")
     add_plugin(tmp_path, "held-flask", "other-flask")
     gw = start_gateway(env={"CONTAIN_DIR": str(tmp_path), "GATEWAY_WSGI_PER_PLUGIN_THREADS": "1"})
-    with httpx.Client(base_url=gw.base_url, timeout=30) as client:
+    with httpx.Client(base_url=gw.base_url, timeout=30) as client, holding(tmp_path):
         assert client.get("/held-flask/hold?id=stuck").status_code == 504
         # Python cannot stop the thread: it still holds the plugin's one thread, so the
         # plugin's next request waits behind it and times out too, without running...
@@ -161,6 +169,6 @@ def test_a_wsgi_thread_past_its_timeout_still_counts_against_its_plugin_share(
         assert entered(tmp_path, "held-flask") == ["stuck"]
         # ...while another WSGI plugin is served.
         assert client.get("/other-flask/").text == "ok"
-        (tmp_path / "release").touch()
-        # Once the thread ends, the share is free again.
+    # Once the thread ends, the share is free again.
+    with httpx.Client(base_url=gw.base_url, timeout=30) as client:
         wait_for(lambda: client.get("/held-flask/").text == "ok", what="the share back")

@@ -1,11 +1,12 @@
-"""A Flask plugin whose ``/hold`` requests stay in their pool thread until the file
-``$BENCH_RELEASE_DIR/release`` exists (at most 120 s): one plugin stuck, for
-``bench/containment.py``. Each request that gets a thread appends a line to
+"""A Flask plugin whose ``/hold`` requests stay in their pool thread while another process
+holds the exclusive lock (``fcntl.flock``) of ``$BENCH_RELEASE_DIR/hold.lock``: one plugin
+stuck, for ``bench/containment.py``. The wait is in the kernel, as a request waiting on a
+database would be. Each request that gets a thread appends a line to
 ``$BENCH_RELEASE_DIR/entered``."""
 
+import fcntl
 import os
 import threading
-import time
 from pathlib import Path
 
 from flask import Flask
@@ -20,7 +21,6 @@ app = Flask(__name__)
 def hold() -> str:
     with LOCK, (DIR / "entered").open("a") as f:
         f.write("1\n")
-    deadline = time.monotonic() + 120
-    while not (DIR / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with (DIR / "hold.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
     return "released"

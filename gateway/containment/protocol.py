@@ -73,9 +73,8 @@ class DoorProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._door = _door_of(self.server_state, self.app_state)
-        # A line may end in "\r\n": its content is one byte shorter than what is counted.
-        self._max_counted = self._door.max_line + 1
-        self._in_head = True  # the next bytes belong to a request's head
+        self._max_line = self._door.max_line
+        self._max_fields = self._door.max_fields
         self._line = 0  # bytes of the current, unfinished head line
         self._lines = 0  # complete lines of the current head (the request line included)
         self._refused = False
@@ -83,16 +82,17 @@ class DoorProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if not self._in_head:
-            super().data_received(data)  # a body: the parser frames it, nothing to count
-            return
-        if self._line == 0 and self._lines == 0:
-            # Fast path: the whole head in this read, shorter than one line's limit, so no
-            # line can be too long; the fields are counted in C.
+        if self._lines == 0 and self._line == 0:  # not in the middle of a head
+            # Fast path: a whole head in this read, shorter than one line's limit, so no line
+            # can be too long; its fields are counted in C.
             end = data.find(b"\r\n\r\n")
-            if 0 <= end < self._door.max_line and (
-                data.count(b"\n", 0, end) <= self._door.max_fields
-            ):
+            if 0 <= end < self._max_line and data.count(b"\n", 0, end) <= self._max_fields:
+                super().data_received(data)
+                return
+            # Body bytes: the parser frames them, there is nothing to count. (The cycle of
+            # the latest head waits for more body until its message is complete.)
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body:
                 super().data_received(data)
                 return
         self._received_head(data)
@@ -103,11 +103,13 @@ class DoorProtocol(HttpToolsProtocol):
         request as soon as a limit is passed, before the parser sees the bytes."""
         fed = pos = 0  # data[:fed] went to the parser; data[:pos] is counted
         size = len(data)
+        # A line may end in "\r\n": its content is one byte shorter than what is counted.
+        max_counted = self._max_line + 1
         while pos < size:
             newline = data.find(b"\n", pos)
             if newline < 0:
                 self._line += size - pos
-                if self._line > self._max_counted:
+                if self._line > max_counted:
                     self._refuse_line(first=self._lines == 0)
                     return
                 break
@@ -116,12 +118,12 @@ class DoorProtocol(HttpToolsProtocol):
             pos = newline + 1
             if length > 1:
                 self._lines += 1
-                if length > self._max_counted:
+                if length > max_counted:
                     self._refuse_line(first=self._lines == 1)
                     return
-                if self._lines - 1 > self._door.max_fields:
+                if self._lines - 1 > self._max_fields:
                     self._refuse(
-                        431, f"more than {self._door.max_fields} header fields (limits.max_headers)"
+                        431, f"more than {self._max_fields} header fields (limits.max_headers)"
                     )
                     return
                 continue
@@ -129,12 +131,15 @@ class DoorProtocol(HttpToolsProtocol):
                 continue  # a blank line before a request line (RFC 9112 allows it)
             # An empty line: the end of the head. The parser gets it; what follows is the
             # body, or (no body) the next request's head, counted as a head again.
+            before = self.cycle
             super().data_received(data[fed:pos])
             fed = pos
             if self._refused or self.transport.is_closing() or self._upgraded():
                 return
-            if not self._in_head:
-                break
+            if self.cycle is not before:  # the parser saw the head end too: a new request
+                self._lines = 0
+                if self.cycle.more_body:
+                    break  # its body follows
         if fed < size:
             super().data_received(data[fed:] if fed else data)
 
@@ -142,7 +147,7 @@ class DoorProtocol(HttpToolsProtocol):
         return self.transport.get_protocol() is not self
 
     def _refuse_line(self, *, first: bool) -> None:
-        limit = self._door.max_line
+        limit = self._max_line
         if first:
             self._refuse(414, f"request line longer than {limit} bytes (limits.max_header_bytes)")
         else:
@@ -173,17 +178,6 @@ class DoorProtocol(HttpToolsProtocol):
         )
         self.transport.write(b"".join(head) + body)
         self.transport.close()
-
-    # Parser callbacks: where a head ends and the next one begins.
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._lines = 0
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._in_head = True
-        super().on_message_complete()
 
 
 def _door_of(server_state: ServerState, app_state: dict[str, Any]) -> Door:

@@ -1,11 +1,13 @@
-"""A Flask plugin whose requests can be held: ``/hold`` waits until ``$CONTAIN_DIR/release``
-exists (at most 60 s), after appending a line to ``$CONTAIN_DIR/held-flask-entered``, so a
-test controls exactly how long its pool threads stay taken. ``/echo`` reads the whole body.
+"""A Flask plugin whose requests can be held: ``/hold`` appends its ``id`` to
+``$CONTAIN_DIR/held-flask-entered``, then waits for a shared lock on ``$CONTAIN_DIR/hold.lock``,
+so a test that holds that file's exclusive lock (``fcntl.flock``) keeps the request in its
+pool thread until it lets go. The wait is in the kernel, as a request waiting on a database
+would be: the thread takes no CPU and no GIL while it is held. ``/echo`` reads the whole body.
 """
 
+import fcntl
 import os
 import threading
-import time
 from pathlib import Path
 
 from flask import Flask, request
@@ -30,7 +32,6 @@ def echo():
 def hold():
     with LOCK, (DIR / "held-flask-entered").open("a") as f:
         f.write(request.args.get("id", "-") + "\n")
-    deadline = time.monotonic() + 60
-    while not (DIR / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    with (DIR / "hold.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
     return "released"
