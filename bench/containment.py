@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import fcntl
+import os
 import re
 import shutil
 import socket
@@ -66,6 +67,22 @@ class Wrk:
     p99_ms: float
     requests: int
     errors: int
+    #: CPU time the server process spent per request (user + system), when measured
+    cpu_us: float = float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_cpu(server: Server, path: str, duration: float) -> Wrk:
+    """:func:`wrk`, and the server's CPU time per request over the same run."""
+    started = cpu_seconds(server.pid)
+    result = wrk(server.base_url + path, duration)
+    result.cpu_us = (cpu_seconds(server.pid) - started) / max(1, result.requests) * 1e6
+    return result
 
 
 def wrk(url: str, duration: float, connections: int = 64, timeout_s: float = 2) -> Wrk:
@@ -146,23 +163,24 @@ def throughput(work: Path, baseline: Path, args: argparse.Namespace) -> list[lis
                 server = start_gateway(name, source, plugins, work)
                 assert server.wait_http("/p/").content == HELLO_BODY
                 servers[(kind, label)] = server
-        results: dict[tuple[str, str], list[float]] = {key: [] for key in servers}
+        results: dict[tuple[str, str], list[Wrk]] = {key: [] for key in servers}
         keys = list(servers)
         for rnd in range(args.rounds):
             order = keys if rnd % 2 == 0 else list(reversed(keys))
             for key in order:
-                url = servers[key].base_url + "/p/"
-                wrk(url, args.warmup)
-                results[key].append(wrk(url, args.duration).rps)
+                wrk(servers[key].base_url + "/p/", args.warmup)
+                results[key].append(wrk_cpu(servers[key], "/p/", args.duration))
             print(f"round {rnd + 1}/{args.rounds} done", flush=True)
     finally:
         for server in servers.values():
             server.stop()
     rows: list[list[object]] = []
     for kind, label in results:
-        rps = results[(kind, label)]
+        runs = results[(kind, label)]
         base = results[(kind, "baseline")]
-        ratios = [r / b for r, b in zip(rps, base, strict=True)]
+        rps = [r.rps for r in runs]
+        ratios = [r.rps / b.rps for r, b in zip(runs, base, strict=True)]
+        cpu_ratios = [r.cpu_us / b.cpu_us for r, b in zip(runs, base, strict=True)]
         rows.append(
             [
                 f"{kind} plugin, {label}",
@@ -170,6 +188,8 @@ def throughput(work: Path, baseline: Path, args: argparse.Namespace) -> list[lis
                 f"{min(rps):,.0f}-{max(rps):,.0f}",
                 f"{median(ratios):.3f}" if label != "baseline" else "1",
                 f"{min(ratios):.2f}-{max(ratios):.2f}" if label != "baseline" else "",
+                f"{median([r.cpu_us for r in runs]):.1f}",
+                f"{median(cpu_ratios):.3f}" if label != "baseline" else "1",
             ]
         )
     return rows
@@ -178,53 +198,90 @@ def throughput(work: Path, baseline: Path, args: argparse.Namespace) -> list[lis
 # --- 2. other WSGI plugins while one is stuck ------------------------------------------
 
 
-def stuck_neighbour(work: Path, name: str, source: Path, args: argparse.Namespace) -> list[object]:
-    plugins = work / f"plugins-stuck-{name}"
+@dataclass
+class Stuck:
+    """A gateway with a stuck Flask plugin and another one, and its measurements."""
+
+    name: str
+    server: Server
+    release: Path
+    before: list[Wrk]
+    during: list[Wrk]
+    held: int = 0
+
+    def entered(self) -> int:
+        marker = self.release / "entered"
+        return len(marker.read_text().split()) if marker.exists() else 0
+
+
+def start_stuck(work: Path, name: str, source: Path) -> Stuck:
+    key = re.sub(r"[^a-z0-9]+", "-", name)
+    plugins = work / f"plugins-stuck-{key}"
     (plugins / "stuck").mkdir(parents=True)
     (plugins / "other").mkdir()
     shutil.copy(APPS / "stuck_flask.py", plugins / "stuck" / "app.py")
     shutil.copy(APPS / "hello_flask.py", plugins / "other" / "app.py")
-    release = work / f"release-{name}"
+    release = work / f"release-{key}"
     release.mkdir()
     server = start_gateway(
-        f"stuck-{name}", source, plugins, work, {"BENCH_RELEASE_DIR": str(release)}
+        f"stuck-{key}", source, plugins, work, {"BENCH_RELEASE_DIR": str(release)}
     )
+    return Stuck(name, server, release, [], [])
+
+
+def stuck_neighbours(
+    work: Path, sources: list[tuple[str, Path]], args: argparse.Namespace
+) -> list[list[object]]:
+    """The other plugin's p99 on each gateway, rounds interleaved, before and while 40
+    requests are stuck in the stuck plugin."""
+    setups = [start_stuck(work, name, source) for name, source in sources]
     socks: list[socket.socket] = []
-    lock = (release / "hold.lock").open("a")
-    fcntl.flock(lock, fcntl.LOCK_EX)  # held: every /stuck/hold request waits for it
+    locks = [(setup.release / "hold.lock").open("a") for setup in setups]
     try:
-        url = server.base_url + "/other/"
-        wrk(url, args.warmup, connections=8)
-        before = wrk(url, args.duration, connections=8)
-        for _ in range(STUCK):
-            sock = socket.create_connection(("127.0.0.1", server.port))
-            sock.sendall(b"GET /stuck/hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            socks.append(sock)
-
-        def entered() -> int:
-            marker = release / "entered"
-            return len(marker.read_text().split()) if marker.exists() else 0
-
-        wait_for(lambda: entered() >= 16, timeout=30)
-        time.sleep(0.5)  # a benchmark, not a test: let the others reach a thread if they may
-        held = entered()
-        during = wrk(url, args.duration, connections=8)
+        for phase in ("before", "during"):
+            if phase == "during":
+                for lock in locks:
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # every /stuck/hold request waits for it
+                for setup in setups:
+                    for _ in range(STUCK):
+                        sock = socket.create_connection(("127.0.0.1", setup.server.port))
+                        sock.sendall(b"GET /stuck/hold HTTP/1.1\r\nHost: x\r\n\r\n")
+                        socks.append(sock)
+                for setup in setups:
+                    wait_for(lambda s=setup: s.entered() >= 16, timeout=30)  # type: ignore[misc]
+                time.sleep(0.5)  # a benchmark, not a test: let the rest reach a thread if they may
+                for setup in setups:
+                    setup.held = setup.entered()
+            for rnd in range(args.rounds):
+                for setup in setups if rnd % 2 == 0 else list(reversed(setups)):
+                    url = setup.server.base_url + "/other/"
+                    wrk(url, args.warmup, connections=8)
+                    getattr(setup, phase).append(wrk(url, args.duration, connections=8))
     finally:
-        lock.close()  # lets every held request go
+        for lock in locks:
+            lock.close()  # lets every held request go
         for sock in socks:
             sock.close()
-        server.stop()
-    ratio = during.p99_ms / before.p99_ms if during.requests else float("inf")
-    return [
-        name,
-        held,
-        f"{before.p99_ms:.1f}",
-        f"{before.rps:,.0f}",
-        f"{during.p99_ms:.1f}" if during.requests else "none answered",
-        f"{during.rps:,.0f}",
-        during.errors,
-        f"{ratio:.2f}" if during.requests else "-",
-    ]
+        for setup in setups:
+            setup.server.stop()
+    rows: list[list[object]] = []
+    for setup in setups:
+        before = median([w.p99_ms for w in setup.before])
+        answered = [w for w in setup.during if w.requests]
+        during = median([w.p99_ms for w in answered]) if answered else float("nan")
+        rows.append(
+            [
+                setup.name,
+                setup.held,
+                f"{before:.1f}",
+                f"{median([w.rps for w in setup.before]):,.0f}",
+                f"{during:.1f}" if answered else "none answered",
+                f"{median([w.rps for w in setup.during]):,.0f}",
+                sum(w.errors for w in setup.during),
+                f"{during / before:.2f}" if answered else "-",
+            ]
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     atexit.register(shutil.rmtree, work, True)
     baseline = baseline_source(work, args.baseline)
     rows = throughput(work, baseline, args)
-    header = ["configuration", "req/s (median)", "min-max", "vs baseline", "ratio range"]
+    header = [
+        "configuration",
+        "req/s (median)",
+        "min-max",
+        "req/s vs baseline",
+        "ratio range",
+        "CPU us/request",
+        "CPU vs baseline",
+    ]
     print(text_table(header, rows), flush=True)
     stuck_header = [
         "code",
@@ -256,10 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         "errors/timeouts",
         "p99 ratio",
     ]
-    stuck_rows = [
-        stuck_neighbour(work, f"baseline {args.baseline}", baseline, args),
-        stuck_neighbour(work, "this tree", REPO, args),
-    ]
+    stuck_rows = stuck_neighbours(
+        work, [(f"baseline {args.baseline}", baseline), ("this tree", REPO)], args
+    )
     print(text_table(stuck_header, stuck_rows), flush=True)
     elapsed = time.monotonic() - started
     section = "\n\n".join(
@@ -274,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.duration:g} s, `wrk -t1 -c64`, gateway `--no-access-log`.\n\n"
             + markdown_table(header, rows),
             "### Another WSGI plugin while one Flask plugin has 40 stuck requests\n\n"
-            f"`wrk -t1 -c8 --timeout 2s`, {args.duration:g} s each, default pool "
+            f"`wrk -t1 -c8 --timeout 2s`, {args.rounds} round(s) of {args.duration:g} s on "
+            "each gateway, before and during; the median of the rounds. Default pool "
             "(32 threads).\n\n" + markdown_table(stuck_header, stuck_rows),
         ]
     )

@@ -81,3 +81,19 @@ def test_a_killed_worker_is_replaced_and_no_request_meets_a_404(
     assert set(seen) <= {200, 503, "connection error"}, seen
     assert workers(gw) == (first - {victim}) | replaced
     assert "died" in gw.log()
+
+
+def test_sighup_reloads_the_plugins_in_every_worker_without_replacing_them(
+    start_gateway: Callable[..., GatewayProcess],
+) -> None:
+    gw = start_gateway("held-asgi", args=["--workers", "2"])
+    wait_for(lambda: gw.log().count("gateway.app: ready:") == 2, timeout=60)
+    before = wait_for(lambda: workers(gw) if len(workers(gw)) == 2 else None, timeout=30)
+    gw.proc.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: gw.log().count("plugin held-asgi: loaded generation 2") == 2,
+        timeout=30,
+        what="both workers reloaded",
+    )
+    assert workers(gw) == before  # the same processes: reloaded in place
+    assert gw.client.get("/held-asgi/").text == "ok"

@@ -3,9 +3,10 @@
 uvicorn's httptools protocol sets no limit on a request's head: httptools (``parser.pyx``)
 keeps appending a header value that does not end (``_current_header_value += val``), so one
 connection sending 300 MB of unterminated header grows the process by as much, and an 8 MB
-header line or 10,000 header fields reach the app. (uvicorn's h11 protocol has
-``h11_max_incomplete_event_size``; httptools has no equivalent:
-https://github.com/encode/uvicorn/discussions/1969.)
+header line or 10,000 header fields reach the app. uvicorn's h11 protocol has
+``h11_max_incomplete_event_size``; for httptools uvicorn offers nothing
+(https://github.com/Kludex/uvicorn/issues/157), and a check on the parsed headers would come
+after the damage (https://github.com/Kludex/uvicorn/pull/1683).
 
 :class:`DoorProtocol` looks at the bytes of a request's head *before* httptools buffers them:
 it counts the length of the line being received and the number of lines, and as soon as a
