@@ -52,6 +52,7 @@ from common import (
     wait_for,
     write_doc,
 )
+from run import ensure_wrk  # apt-get installs wrk if it is missing
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
@@ -295,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 3, 1
+    ensure_wrk()
     started = time.monotonic()
     code = git_state()
     work = Path(tempfile.mkdtemp(prefix="gateway-containment-"))
