@@ -27,6 +27,11 @@ The limits are the gateway's (``config.yaml`` ``limits:``): no plugin is known y
 door. The :class:`Door` (limits and counts) reaches the protocol through the ASGI lifespan
 state, which uvicorn hands to every protocol it creates, in every worker process; the first
 connection moves it to the server's state, so requests' scopes do not carry it.
+
+It relies on uvicorn's protocol internals (``cycle``, ``cycle.more_body``,
+``server_state.default_headers``, ``app_state``), checked against uvicorn 0.54;
+``tests/test_containment_protocol.py`` drives the real class, so an upgrade that changes
+them fails there.
 """
 
 from __future__ import annotations

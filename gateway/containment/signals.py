@@ -156,6 +156,8 @@ class ForwardingSupervisor(Multiprocess):
     no request dropped, as a single-process gateway does.
     """
 
+    # uvicorn's Multiprocess.handle_<signal> methods and its ``processes`` list, checked
+    # against uvicorn 0.54 (tests/test_e2e_worker_restart.py sends SIGHUP to workers).
     def handle_hup(self) -> None:
         logger.info("SIGHUP: passing it on to %d worker(s)", len(self.processes))
         for process in self.processes:
