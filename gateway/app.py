@@ -13,6 +13,7 @@ from typing import Any
 from .admin import build_admin_app
 from .bytecode import BytecodeCache
 from .config import DATA_DIR_NAME, Config
+from .containment import DOOR_STATE_KEY, Containment
 from .events import HookEvents
 from .extensions import build_plugin_manager
 from .loader import LoadServices
@@ -70,12 +71,27 @@ class Gateway:
         )
         self.routes = PrefixTable()
         self.events = HookEvents(self.plugin_manager.hook, self)
+        #: limits, fair shares, stall and signal guards (contract section 13)
+        metrics = self.observability.metrics
+        self.containment = Containment(
+            config,
+            self.executor,
+            self.plugins_dir,
+            self.reload_all,
+            on_stall=metrics.loop_stall,
+            watch_busy=metrics.watch_wsgi_busy,
+        )
         self.registry = Registry(
             RegistrySettings.from_config(config, self.plugins_dir),
             self.routes,
             self.plugin_manager.hook,
             LoadServices(
-                self.executor, config, self.data_dir, BytecodeCache(self.data_dir / "bytecode")
+                self.executor,
+                config,
+                self.data_dir,
+                BytecodeCache(self.data_dir / "bytecode"),
+                executor_for=self.containment.executor_for,
+                contain=self.containment.wrap,
             ),
             self.events,
         )
@@ -101,7 +117,7 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
             return
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
@@ -132,6 +148,7 @@ class Gateway:
 
     async def startup(self) -> None:
         """Start serving: the extensions' start-up, then the first scan in the background."""
+        self.containment.start()
         self.events.started()
         if self.config.plugins.watch:
             # Watch before the first scan, so a change made while it runs is not missed.
@@ -151,9 +168,21 @@ class Gateway:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.registry.close()
+        # Bounded, so that SIGTERM stops the process in time whatever a plugin's shutdown does.
+        budget = self.containment.time_left_to_stop()
+        try:
+            await asyncio.wait_for(self.registry.close(), budget)
+        except TimeoutError:
+            logger.warning("plugins not all shut down within %.1fs: stopping without them", budget)
         self.events.stopped()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        await self.containment.stop()
+
+    async def reload_all(self) -> None:
+        """Reload every plugin through the normal path (SIGHUP): each new version replaces
+        the old one once it has started, the old one drains."""
+        names = set(self.registry.folder_names()) | {i.name for i in self.registry.infos()}
+        await asyncio.gather(*(self.registry.load(name) for name in sorted(names)))
 
     async def _first_scan(self) -> None:
         await self.registry.scan()
@@ -173,7 +202,9 @@ class Gateway:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if "state" in scope:  # how the server's protocol finds the door's limits and counts
+            scope["state"][DOOR_STATE_KEY] = self.containment.door
         await receive()  # lifespan.startup
         try:
             await self.startup()

@@ -6,7 +6,8 @@ module). Each function below says what it relies on, links the upstream code or 
 names the versions it was checked against; ``tests/test_compat.py`` fails if an installed
 version no longer has what it relies on, so an upgrade breaks CI rather than production.
 
-Checked against: Django 5.2.19, Flask 3.1.3, prometheus_client 0.26.0.
+Checked against: Django 5.2.19, Flask 3.1.3, prometheus_client 0.26.0; uvicorn 0.54.0 for the
+subclasses of its protocol and supervisor in :mod:`gateway.containment`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     from django.apps import AppConfig
 
 #: versions the private uses below were checked against, by distribution name
-CHECKED_AGAINST = {"django": "5.2", "flask": "3.1", "prometheus_client": "0.26"}
+CHECKED_AGAINST = {
+    "django": "5.2",
+    "flask": "3.1",
+    "prometheus_client": "0.26",
+    # not used here: the door (gateway/containment/protocol.py) subclasses uvicorn's httptools
+    # protocol and the worker supervisor (gateway/containment/signals.py) its Multiprocess
+    "uvicorn": "0.54",
+}
 
 
 # --- Django's app registry ------------------------------------------------------------------

@@ -56,6 +56,13 @@ class LoadServices:
     data_dir: Path
     #: where plugin modules' bytecode is kept (``None``: compiled on every load)
     bytecode: BytecodeCache | None = None
+    #: the executor of one plugin's sync code: its fair share of ``executor``
+    #: (:mod:`gateway.containment.share`); None: ``executor`` itself
+    executor_for: Callable[[str], Executor] | None = None
+    #: puts a version's app behind its plugin's limits before it is mounted
+    #: (:mod:`gateway.containment`): ``contain(app, name, manifest, generation, source)``,
+    #: ``source`` None for an isolated plugin; None: mounted as it is
+    contain: Callable[[ASGIApp, str, Manifest, int, PluginSource | None], ASGIApp] | None = None
 
     @property
     def multiprocess(self) -> bool:
@@ -80,7 +87,9 @@ class PluginSource:
 
     @property
     def executor(self) -> Executor:
-        return self.services.executor
+        """Where this plugin's sync code runs: its share of the gateway's pool."""
+        executor_for = self.services.executor_for
+        return executor_for(self.name) if executor_for is not None else self.services.executor
 
     def on_release(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this version is released: drained and shut down after being

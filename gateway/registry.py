@@ -320,7 +320,7 @@ class Registry:
                 # Another plugin may have claimed the prefix while this one was loading.
                 self._check_prefix(name, manifest)
                 upcoming = self._upcoming(state, loaded.framework, ISOLATION_NONE)
-                app = self._wrap(loaded.asgi_app, upcoming)
+                app = self._wrap(loaded.asgi_app, manifest, upcoming, loaded.source)
             except PluginError:
                 await lifespan.shutdown(self.settings.drain_timeout_s)
                 raise
@@ -361,7 +361,7 @@ class Registry:
         try:
             self._check_prefix(name, manifest)
             upcoming = self._upcoming(state, plugin.framework or "isolated", ISOLATION_PROCESS)
-            app = self._wrap(plugin.app, upcoming)
+            app = self._wrap(plugin.app, manifest, upcoming, None)
         except PluginError:
             await plugin.stop(self.settings.drain_timeout_s)
             raise
@@ -404,7 +404,13 @@ class Registry:
             error=None,
         )
 
-    def _wrap(self, app: ASGIApp, upcoming: PluginInfo) -> ASGIApp:
+    def _wrap(
+        self, app: ASGIApp, manifest: Manifest, upcoming: PluginInfo, source: PluginSource | None
+    ) -> ASGIApp:
+        """``app`` behind the plugin's limits, then wrapped by the extensions (and the
+        gateway's own instrumentation, outermost: it sees the limits' 413/503/504)."""
+        if self.services.contain is not None:
+            app = self.services.contain(app, upcoming.name, manifest, upcoming.generation, source)
         try:
             return wrap_app(self.hooks, app, upcoming)
         except Exception as exc:  # an extension's middleware failed to build

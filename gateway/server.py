@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
 from .app import Gateway
 from .config import Config, config_from_json, config_to_json
+from .containment import DoorProtocol, ForwardingSupervisor, exit_past_leftover_threads
 from .observability.logs import configure_logging, logging_config
 from .observability.metrics import multiprocess_dir, worker_exited
 
@@ -34,6 +34,9 @@ def worker_app() -> Gateway:
     config = config_from_json(os.environ[CONFIG_ENV])
     # uvicorn applied logging_config() already; this adds what a dict config cannot say.
     configure_logging(config.server.log_level, config.server.log_format)
+    # SIGHUP reloads the plugins once the gateway serves; before that it must not end the
+    # worker (its default action), as the supervisor passes SIGHUP on to every worker.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     threading.Thread(target=_exit_when_stuck, name="gateway-exit-watchdog", daemon=True).start()
     return Gateway(config, cwd=Path(os.environ[CWD_ENV]))
 
@@ -46,6 +49,7 @@ def _uvicorn_config(config: Config, app: Gateway | str) -> uvicorn.Config:
         port=config.server.port,
         workers=config.server.workers,
         lifespan="on",
+        http=DoorProtocol,  # header limits on the raw bytes (gateway.containment.protocol)
         # The gateway writes the access log itself, with plugin, duration and request id
         # (gateway.observability.access); server.access_log switches that one.
         access_log=False,
@@ -81,21 +85,24 @@ def _exit_when_stuck() -> None:
         _hard_exit(0)
 
 
-def _stopped_by_sigterm(signum: int, frame: object) -> None:
-    logger.info("stopped by SIGTERM")
+def _stopped_by_signal(signum: int, frame: object) -> None:
+    logger.info("stopped by %s", signal.Signals(signum).name)
 
 
 def serve(config: Config, *, cwd: Path) -> None:
     """Serve until SIGINT/SIGTERM; raise ``SystemExit(1)`` if the server could not start."""
-    # uvicorn shuts down gracefully on SIGTERM and then re-raises it to the handler that was
-    # installed before it ran; the default one would end the process with 143, but a
-    # gateway stopped by SIGTERM after draining has succeeded: exit 0.
-    signal.signal(signal.SIGTERM, _stopped_by_sigterm)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handler that was installed before it ran; the default ones would end the process with
+    # 143 (or raise KeyboardInterrupt, 130), but a gateway stopped by a signal after draining
+    # has succeeded: exit 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped_by_signal)
     if config.server.workers == 1:
-        server = uvicorn.Server(_uvicorn_config(config, Gateway(config, cwd=cwd)))
+        gateway = Gateway(config, cwd=cwd)
+        server = uvicorn.Server(_uvicorn_config(config, gateway))
         server.run()
-        if _busy_wsgi_threads():  # see _exit_when_stuck
-            _hard_exit(0 if server.started else 1)
+        # Stuck WSGI threads, a hung import, a plugin's non-daemon thread: none keeps it alive.
+        exit_past_leftover_threads(0 if server.started else 1, gateway.containment.owners)
         if not server.started:
             raise SystemExit(1)
         return
@@ -108,9 +115,10 @@ def serve(config: Config, *, cwd: Path) -> None:
         _Workers(uv_config, [uv_config.bind_socket()], metrics_dir).run()
 
 
-class _Workers(Multiprocess):
-    """uvicorn's worker supervisor, telling the metrics when a worker is gone (replaced
-    after dying, or by a restart), so its live gauges leave the sums."""
+class _Workers(ForwardingSupervisor):
+    """uvicorn's worker supervisor (SIGHUP passed on to the workers, see containment),
+    telling the metrics when a worker is gone (replaced after dying, or by a restart), so
+    its live gauges leave the sums."""
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], metrics: Path):
         super().__init__(config, sockets)

@@ -61,7 +61,7 @@ def serving_module(gateway: Gateway, prefix: str) -> types.ModuleType:
     mounted = gateway.routes.get(prefix)
     assert mounted is not None
     app = mounted.app
-    while not hasattr(app, "routes"):  # inside the gateway_wrap_app middleware
+    while not hasattr(app, "routes"):  # inside its limits and the gateway_wrap_app middleware
         app = app.app  # type: ignore[attr-defined]
     return sys.modules[app.routes[0].endpoint.__module__]  # type: ignore[attr-defined]
 

@@ -52,7 +52,6 @@ class WorkerSpec:
         cls, name: str, folder: Path, manifest: Manifest, config: Config, data_dir: Path
     ) -> WorkerSpec:
         """The spec of ``name``'s plugin from its manifest and the gateway's configuration."""
-        limits = config.limits.model_copy(update=manifest.limits)
         return cls(
             name=name,
             folder=folder,
@@ -65,7 +64,8 @@ class WorkerSpec:
             venv=manifest.venv,
             memory_mb=manifest.memory_mb,
             max_requests=manifest.max_requests,
-            request_timeout_s=limits.request_timeout_s,
+            # The gateway's own limits (gateway.containment) wrap the proxy: 504 there.
+            request_timeout_s=None,
             start_timeout_s=config.plugins.load_timeout_s,
             django_settings=dict(config.django.settings),
             wsgi_threads=config.wsgi.threads,
