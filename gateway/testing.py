@@ -134,13 +134,27 @@ class GatewayProcess:
             raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{tail}")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until ``/_gateway/ready`` answers 200 (every plugin of the first scan tried)."""
+        """Wait until ``/_gateway/ready`` answers 200 (every plugin of the first scan tried).
+
+        If it never does, the gateway is stopped before the error is raised: a caller whose
+        set-up fails here (a fixture) would otherwise leave it running.
+        """
 
         def ready() -> bool:
             self.check_alive()
             return self.client.get("/_gateway/ready").status_code == 200
 
-        wait_for(ready, timeout, what="/_gateway/ready")
+        try:
+            wait_for(ready, timeout, what="/_gateway/ready")
+        except BaseException:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """End the gateway at once (SIGKILL), if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def plugin(self, name: str) -> dict[str, Any]:
         """The admin API's view of plugin ``name`` (asserting it exists)."""
