@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import concurrent.futures
+import importlib.util
 import json
 import os
 import re
@@ -120,6 +121,8 @@ def write_plugin(folder: Path, kind: str) -> None:
         shutil.copy(APPS / "hello_fastapi.py", folder / "app.py")
     elif kind == "flask":
         shutil.copy(APPS / "hello_flask.py", folder / "app.py")
+    elif kind == "raw":
+        shutil.copy(APPS / "hello_raw.py", folder / "app.py")
     elif kind == "functions":
         shutil.copy(APPS / "hello_functions.py", folder / "app.py")
         (folder / "plugin.yaml").write_text("framework: functions\n")
@@ -187,6 +190,7 @@ def setups(many: int) -> list[Setup]:
 
     return [
         Setup("raw", "raw ASGI, uvicorn (ceiling)", uvicorn("hello_raw"), "/"),
+        *gw("gw-raw", "raw ASGI plugin", "raw", 1),
         Setup("fastapi", "FastAPI, uvicorn", uvicorn("hello_fastapi"), "/"),
         *gw("gw-fastapi", "FastAPI plugin", "fastapi", 1),
         Setup(
@@ -235,6 +239,7 @@ RATIOS = [
     ("functions plugin / FastAPI plugin", "gw-functions", "gw-fastapi", None),
     ("  same, gateway --no-access-log", "gw-functions-q", "gw-fastapi-q", None),
     ("FastAPI alone / raw ASGI", "fastapi", "raw", None),
+    ("raw ASGI plugin / raw ASGI alone", "gw-raw-q", "raw", None),
 ]
 
 
@@ -269,6 +274,11 @@ def wrk_version() -> str:
 
 
 def ensure_wrk() -> None:
+    """wrk (Debian's), and the ``bench`` extra (gunicorn, py-spy) in this environment."""
+    if importlib.util.find_spec("gunicorn") is None:
+        print("gunicorn not found: pip install -e '.[bench]'", flush=True)
+        extra = f"{REPO}[bench]"
+        subprocess.run([PYTHON, "-m", "pip", "install", "-q", "-e", extra], check=True)
     if shutil.which("wrk"):
         return
     print("wrk not found: apt-get update && apt-get install -y wrk", flush=True)
@@ -469,6 +479,7 @@ def per_request_overhead(results: dict[str, list[WrkResult]]) -> list[list[objec
         ("Django plugin vs gunicorn", "gw-django", "django"),
         ("  --no-access-log", "gw-django-q", "django"),
         ("access log alone (FastAPI plugin)", "gw-fastapi", "gw-fastapi-q"),
+        ("the gateway's own cost (raw ASGI plugin vs alone)", "gw-raw-q", "raw"),
     ]
     rows: list[list[object]] = []
     for label, a, b in pairs:

@@ -49,13 +49,18 @@ class RequestIds:
         """The request's id, kept from its ``X-Request-ID`` header if valid; otherwise a new
         one, which replaces every ``X-Request-ID`` header in ``scope["headers"]``."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        invalid = False
         for name, value in headers:
             if name == HEADER:
                 if is_valid(value):
                     return value
+                invalid = True
                 break
         request_id = self.generate()
-        kept = [(n, v) for n, v in headers if n != HEADER]
-        kept.append((HEADER, request_id))
-        scope["headers"] = kept
+        if invalid:
+            headers = [(n, v) for n, v in headers if n != HEADER]
+        else:
+            headers = list(headers)  # a server may hand out a tuple, or share the list
+        headers.append((HEADER, request_id))
+        scope["headers"] = headers
         return request_id
