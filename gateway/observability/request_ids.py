@@ -57,10 +57,8 @@ class RequestIds:
                 invalid = True
                 break
         request_id = self.generate()
-        if invalid:
-            headers = [(n, v) for n, v in headers if n != HEADER]
-        else:
-            headers = list(headers)  # a server may hand out a tuple, or share the list
+        # A copy either way: a server may hand out a tuple, or share its list.
+        headers = [(n, v) for n, v in headers if n != HEADER] if invalid else list(headers)
         headers.append((HEADER, request_id))
         scope["headers"] = headers
         return request_id
