@@ -155,13 +155,13 @@ class Registry:
         routes = self.hooks.gateway_describe_routes(app=loaded.app, framework=loaded.framework)
         return list(routes or [])
 
-    def serving(self) -> list[tuple[PluginInfo, LoadedApp]]:
-        """Every plugin with a version serving, and that version's loaded app (for the
-        merged OpenAPI document)."""
+    def serving(self) -> list[tuple[PluginInfo, AnyVersion]]:
+        """Every plugin with a version serving, and that version (for the merged OpenAPI
+        document), in-process and isolated alike."""
         return [
-            (state.info(), state.current.loaded)
+            (state.info(), state.current)
             for name, state in sorted(self._plugins.items())
-            if isinstance(state.current, Version)  # an isolated one's app is in its processes
+            if state.current is not None
         ]
 
     def folder_names(self) -> list[str]:

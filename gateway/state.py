@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import PluginError, PrefixConflict
 from .isolation import RESTARTING as PROCESS_RESTARTING
 from .isolation import IsolatedPlugin
 from .lifespan import Lifespan
 from .loader import LoadedApp
+from .observability.openapi import describe
 from .plugin import (
     ACTIVE,
     FAILED,
@@ -40,6 +42,10 @@ class Version:
     @property
     def framework(self) -> str:
         return self.loaded.framework
+
+    def openapi(self) -> dict[str, Any] | None:
+        """The OpenAPI document this version's app gives (``None``: it describes nothing)."""
+        return describe(self.loaded.app, self.loaded.asgi_app)
 
     def leftover_threads(self) -> list[threading.Thread]:
         """Threads still running this version's code (its own, or a stuck request)."""
@@ -71,6 +77,10 @@ class IsolatedVersion:
     @property
     def generation(self) -> int:
         return self.mounted.generation
+
+    def openapi(self) -> dict[str, Any] | None:
+        """The OpenAPI document its processes reported when they became ready."""
+        return self.plugin.openapi()
 
     def leftover_threads(self) -> list[threading.Thread]:
         return []  # its code runs in its processes, which stop() ends

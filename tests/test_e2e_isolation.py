@@ -64,6 +64,11 @@ def test_the_admin_api_shows_processes_for_isolated_plugins_only(gw: GatewayProc
     assert gw.client.get("/steady/").json()["root_path"] == "/steady"
 
 
+def test_a_worker_is_not_given_the_gateways_configuration_or_token(gw: GatewayProcess) -> None:
+    # the gateway runs with GATEWAY_ADMIN_TOKEN and GATEWAY_PLUGINS_* in its environment
+    assert gw.client.get("/steady/gateway-env").json() == []
+
+
 @pytest.mark.parametrize("how", ["segv", "exit"])
 def test_a_crash_answers_502_restarts_and_touches_nobody_else(gw: GatewayProcess, how: str) -> None:
     before = gw.plugin("crashy")

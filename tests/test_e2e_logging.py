@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GatewayProcess, launch_gateway, wait_for
+from conftest import FIXTURES, GatewayProcess, copy_plugin, launch_gateway, wait_for
 
 REQUEST_ID = "trace-42.a_b-c"
+ISOLATED_REQUEST_ID = "iso-7"
 
 
 def entries(gw: GatewayProcess) -> list[dict[str, Any]]:
@@ -34,8 +35,11 @@ def entries(gw: GatewayProcess) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def json_log(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """A gateway run with --log-format json through a plugin's errors, logs and warnings."""
+    workdir = tmp_path_factory.mktemp("json-log")
+    isolated = copy_plugin(FIXTURES / "obs-asgi", workdir / "plugins", "obs-iso")
+    (isolated / "plugin.yaml").write_text("isolation: process\n")
     gw = launch_gateway(
-        tmp_path_factory.mktemp("json-log"),
+        workdir,
         "obs-asgi",
         "obs-wsgi",
         "broken-raises",
@@ -48,6 +52,9 @@ def json_log(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         assert gw.client.get("/obs-asgi/raw-boom", headers=headers).status_code == 500
         assert gw.client.get("/obs-wsgi/boom", headers=headers).status_code == 500
         assert gw.client.get("/obs-asgi/talk", headers=headers).text == "talked"
+        iso_headers = {"X-Request-ID": ISOLATED_REQUEST_ID}
+        assert gw.client.get("/obs-iso/boom", headers=iso_headers).status_code == 500
+        assert gw.client.get("/obs-iso/talk", headers=iso_headers).text == "talked"
         assert gw.client.get("/nothing-here").status_code == 404
         wait_for(lambda: "/nothing-here" in gw.log(), timeout=10, what="the last access line")
     finally:
@@ -88,7 +95,9 @@ def test_plugin_errors_are_logged_once_under_the_plugin_name_with_a_traceback(
         ("/obs-asgi/boom", "RuntimeError: boom from the plugin"),
         ("/obs-asgi/raw-boom", "ValueError: raw failure before the response"),
     ]:
-        found = [e for e in errors if text in e.get("exc_info", "")]
+        found = [
+            e for e in errors if text in e.get("exc_info", "") and e.get("plugin") == "obs-asgi"
+        ]
         assert len(found) == 1, (path, errors)
         (entry,) = found
         assert entry["logger"] == "plugin.obs-asgi"
@@ -106,14 +115,41 @@ def test_plugin_errors_are_logged_once_under_the_plugin_name_with_a_traceback(
 
 
 def test_a_plugins_own_logger_and_warnings(json_log: list[dict[str, Any]]) -> None:
-    own = next(e for e in json_log if e["message"] == "hello from the plugin's own logger")
+    own = next(
+        e
+        for e in json_log
+        if e["message"] == "hello from the plugin's own logger"
+        and e["logger"] != "plugin.obs-iso.app"
+    )
     assert own["logger"] == "plugin.obs-asgi.app"
     assert own["plugin"] == "obs-asgi"
     assert own["request_id"] == REQUEST_ID
-    warning = next(e for e in json_log if e["logger"] == "py.warnings")
+    warning = next(
+        e for e in json_log if e["logger"] == "py.warnings" and e["plugin"] == "obs-asgi"
+    )
     assert "a warning from the plugin" in warning["message"]
     assert warning["request_id"] == REQUEST_ID
     assert not any("gateway_plugin_" in e["logger"] for e in json_log)
+
+
+def test_an_isolated_plugins_process_logs_the_same_way(json_log: list[dict[str, Any]]) -> None:
+    """Its lines are JSON objects too (the fixture parsed every line), with its name and the
+    request's id; its error once, under its name, with the traceback."""
+    errors = [e for e in json_log if "boom from the plugin" in e.get("exc_info", "")]
+    isolated = [e for e in errors if e.get("plugin") == "obs-iso"]
+    assert len(isolated) == 1, errors
+    (error,) = isolated
+    assert error["logger"] == "plugin.obs-iso" and error["level"] == "ERROR"
+    assert error["request_id"] == ISOLATED_REQUEST_ID
+    assert "/obs-iso/boom" in error["message"]
+    assert "Traceback (most recent call last)" in error["exc_info"]
+    own = next(e for e in json_log if e["logger"] == "plugin.obs-iso.app")
+    assert own["message"] == "hello from the plugin's own logger"
+    assert (own["plugin"], own["request_id"]) == ("obs-iso", ISOLATED_REQUEST_ID)
+    warning = next(e for e in json_log if e["logger"] == "py.warnings" and e["plugin"] == "obs-iso")
+    assert warning["request_id"] == ISOLATED_REQUEST_ID
+    ready = next(e for e in json_log if "obs-iso (asgi) ready in process" in e["message"])
+    assert ready["plugin"] == "obs-iso"
 
 
 def test_loads_and_failures_carry_plugin_and_generation(json_log: list[dict[str, Any]]) -> None:

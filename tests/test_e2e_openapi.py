@@ -1,7 +1,8 @@
 """The merged OpenAPI document and the docs pages end to end (CONTRACT section 15): every
 plugin that describes its API (FastAPI, functions) under its prefix, operation ids and
 schemas namespaced by plugin and free of internal module names, one tag per plugin, valid
-per openapi-spec-validator; the pages work offline; functions plugins serve their own."""
+per openapi-spec-validator; an isolated plugin's (section 14) as well as in-process ones; the
+pages work offline; functions plugins serve their own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, GatewayProcess, launch_gateway
+from conftest import EXAMPLES, FIXTURES, GatewayProcess, copy_plugin, launch_gateway
 from openapi_spec_validator import validate
 
 OPERATIONS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -19,12 +20,11 @@ OPERATIONS = {"get", "put", "post", "delete", "patch", "head", "options", "trace
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    workdir = tmp_path_factory.mktemp("openapi")
+    isolated = copy_plugin(FIXTURES / "api-store", workdir / "plugins", "store-iso")
+    (isolated / "plugin.yaml").write_text("isolation: process\n")
     gateway = launch_gateway(
-        tmp_path_factory.mktemp("openapi"),
-        "api-store",
-        "api-calc",
-        EXAMPLES / "flask-demo",
-        "broken-raises",
+        workdir, "api-store", "api-calc", EXAMPLES / "flask-demo", "broken-raises"
     )
     yield gateway
     assert gateway.stop() == 0, gateway.log()
@@ -62,8 +62,10 @@ def test_paths_are_prefixed_and_tagged_by_plugin(merged: dict[str, Any]) -> None
         "/api-calc/sum",
         "/api-calc/items/{item_id}",
         "/api-calc/upper",
+        "/store-iso/items/{item_id}",
+        "/store-iso/orders",
     }
-    assert [t["name"] for t in merged["tags"]] == ["api-calc", "api-store"]
+    assert [t["name"] for t in merged["tags"]] == ["api-calc", "api-store", "store-iso"]
     for _, path, op in operations(merged):
         assert op["tags"] == [path.split("/")[1]]
 
@@ -76,7 +78,9 @@ def test_operation_ids_and_schemas_are_namespaced_and_stable(merged: dict[str, A
     assert "api-calc__hello" in ids
     schemas = merged["components"]["schemas"]
     assert {"api-store__catalog__Item", "api-store__orders__Item"} <= set(schemas)
-    assert all(name.startswith(("api-store__", "api-calc__")) for name in schemas)
+    # the isolated copy's document came from its worker process, named the same way
+    assert {"store-iso__catalog__Item", "store-iso__orders__Item"} <= set(schemas)
+    assert all(name.startswith(("api-store__", "api-calc__", "store-iso__")) for name in schemas)
     text = json.dumps(merged)
     assert "gateway_plugin_" not in text
     # every reference resolves, and security follows its renamed scheme

@@ -64,6 +64,34 @@ def test_django_plugin_on_postgresql(tmp_path: Path, pg: PostgresServer) -> None
         assert gw.stop() == 0, gw.log()
 
 
+def test_an_isolated_django_app_uses_the_same_database(tmp_path: Path, pg: PostgresServer) -> None:
+    """``isolation: process`` moves the app to a process of its own, not to a database of its
+    own: the worker is given the gateway's database URL and secret key, in its environment
+    (its command line, which ``ps`` shows anyone, holds neither)."""
+    database = pg.create_database()
+    plugins = tmp_path / "plugins"
+    folder = copy_plugin(FIXTURES / "dj-ledger", plugins)
+    (folder / "plugin.yaml").write_text("isolation: process\n")
+    gw = replica(tmp_path, plugins, "one", pg.url(database))
+    try:
+        gw.wait_ready()
+        (pid,) = gw.plugin("dj-ledger")["pids"]
+        assert gw.client.get("/dj-ledger/vendor/").json() == {"vendor": "postgresql"}
+        posted = gw.client.post("/dj-ledger/entries/", data={"text": "from its own process"})
+        assert posted.json() == {"entries": ["from its own process"]}
+        with pg.connect(database) as conn:
+            rows = conn.execute("SELECT text FROM dj_ledger_entry").fetchall()
+        assert rows == [("from its own process",)]
+        assert not list((gw.workdir / "data").rglob("*.sqlite3"))
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert b"gateway.isolation.worker" in command_line
+        assert pg.password.encode() not in command_line
+        assert SECRET_KEY.encode() not in command_line
+        assert pg.password not in gw.log()
+    finally:
+        assert gw.stop() == 0, gw.log()
+
+
 def test_two_gateways_share_data_and_sessions(tmp_path: Path, pg: PostgresServer) -> None:
     url = pg.url(pg.create_database())
     plugins = plugins_folder(tmp_path)

@@ -102,9 +102,9 @@ def build_admin_app(
 
     def merged_openapi() -> dict[str, Any]:
         parts = []
-        for info, loaded in registry.serving():
+        for info, version in registry.serving():
             try:
-                document = openapi.describe(loaded.app, loaded.asgi_app)
+                document = version.openapi()
             except Exception:  # one plugin's broken schema must not hide the others
                 logger.exception("plugin %s: its OpenAPI document failed", info.name)
                 continue

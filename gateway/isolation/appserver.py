@@ -3,7 +3,8 @@
 This is the part of an ASGI server the worker still needs once the gateway has parsed HTTP:
 a task per request, ``receive`` fed from ``REQUEST``/``MSG`` frames (pulled with ``WANT``),
 ``send`` turned into ``MSG`` frames (held back when the gateway has not credited the bytes),
-``END`` when the app returns. Errors are logged here, as uvicorn logs them.
+``END`` when the app returns. Errors are logged here, under the plugin's name with the
+request's id, as the gateway logs an in-process plugin's (``gateway.observability.access``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ import sys
 from collections import deque
 from typing import Any
 
+from ..observability.logs import REQUEST
 from ..types import ASGIApp, Message
 from . import transport as t
 
 logger = logging.getLogger("gateway.isolation.worker")
+
+
+def _request_id(scope: dict[str, Any]) -> str | None:
+    """The ``X-Request-ID`` the gateway gave the request (it always gives one)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            return bytes(value).decode("latin-1")
+    return None
 
 
 class ClientDisconnected(OSError):
@@ -158,6 +168,9 @@ class AppServer(t.FrameProtocol):
         super().__init__()
         self.app = app
         self.state: dict[str, Any] = {}
+        #: the plugin served (:meth:`serve`): lines logged while serving carry its name
+        self.plugin = ""
+        self.plugin_logger = logger
         self.streams: dict[int, _AppStream] = {}
         #: set when the gateway asks to stop (the float: how long to drain) or is gone (None)
         self.stop: asyncio.Future[float | None] = self._loop.create_future()
@@ -166,6 +179,13 @@ class AppServer(t.FrameProtocol):
 
     def __repr__(self) -> str:
         return f"AppServer(inflight={len(self.streams)})"
+
+    def serve(self, app: ASGIApp, state: dict[str, Any], plugin: str) -> None:
+        """Serve ``app`` (its lifespan ``state`` copied into each request), ``plugin``'s."""
+        self.app = app
+        self.state = state
+        self.plugin = plugin
+        self.plugin_logger = logging.getLogger(f"plugin.{plugin}")
 
     def frame_received(self, kind: int, sid: int, payload: bytes) -> None:
         if kind == t.REQUEST:
@@ -198,6 +218,8 @@ class AppServer(t.FrameProtocol):
         assert self.app is not None
         if self.state:
             scope["state"] = self.state.copy()
+        if self.plugin and (request_id := _request_id(scope)) is not None:
+            REQUEST.set((self.plugin, request_id))  # this task's context only
         error: str | None = None
         try:
             await self.app(scope, stream.receive, stream.send)
@@ -212,7 +234,14 @@ class AppServer(t.FrameProtocol):
             os._exit(code)
         except BaseException as exc:
             if not (stream.gone and isinstance(exc, OSError)):
-                logger.exception("Exception in ASGI application")
+                self.plugin_logger.error(
+                    "%s %s failed: %s: %s",
+                    scope.get("method", "WEBSOCKET"),
+                    scope.get("path", ""),
+                    type(exc).__name__,
+                    exc,
+                    exc_info=exc,
+                )
             error = f"{type(exc).__name__}: {exc}"
         finally:
             del self.streams[stream.sid]

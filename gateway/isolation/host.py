@@ -46,6 +46,8 @@ class HostedApp:
     app: ASGIApp
     framework: str
     executor: ThreadPoolExecutor
+    #: what the plugin's module gave before the gateway adapted it (its FastAPI app, ...)
+    raw: object = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,11 @@ def load(spec: WorkerSpec) -> HostedApp:
     config = Config.model_validate(
         {
             "wsgi": {"threads": spec.wsgi_threads},
-            "django": {"settings": dict(spec.django_settings)},
+            "django": {
+                "settings": dict(spec.django_settings),
+                "database_url": spec.django_database_url,
+                "secret_key": spec.django_secret_key,
+            },
             "extensions": list(spec.extensions),
         }
     )
@@ -95,7 +101,7 @@ def _plugin(spec: WorkerSpec, config: Config, executor: ThreadPoolExecutor) -> H
     services = LoadServices(executor, config, data_dir, bytecode)
     source = PluginSource(spec.name, spec.folder, manifest, namespace, services)
     loaded = load_guarded(source, plugin_manager.hook)
-    return HostedApp(loaded.asgi_app, loaded.framework, executor)
+    return HostedApp(loaded.asgi_app, loaded.framework, executor, loaded.app)
 
 
 def _django_project(spec: WorkerSpec, executor: ThreadPoolExecutor) -> ASGIApp:

@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import LoadTimeout, PluginError, WorkerExited, plugin_error
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 #: how long a worker has to exit after it was asked to (beyond the drain), before SIGKILL
 EXIT_GRACE_S = 15.0
+#: the gateway's own environment variables (its configuration), kept from workers
+GATEWAY_ENV_PREFIX = "GATEWAY_"
 
 
 def rss_of(pid: int) -> int:
@@ -69,6 +71,8 @@ class WorkerProcess:
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.ready_at: float | None = None
         self.framework: str | None = None
+        #: the plugin's OpenAPI document as JSON, as the process reported it when ready
+        self.openapi: str | None = None
         #: requests routed here (for ``max_requests``)
         self.requests = 0
         #: set when the gateway retires this process on purpose (recycle, stop)
@@ -117,6 +121,8 @@ class WorkerProcess:
         self.channel.pid = int(info.get("pid", self.pid))
         framework = info.get("framework")
         self.framework = str(framework) if framework else None
+        document = info.get("openapi")
+        self.openapi = document if isinstance(document, str) else None
         self.ready_at = time.monotonic()
 
     async def _spawn_and_wait(self) -> dict[str, Any]:
@@ -126,10 +132,7 @@ class WorkerProcess:
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        # The gateway's own Django settings never leak into a worker (a Django project in it
-        # uses its own settings.py unless the plugin's env: names another).
-        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-        env.update(self.spec.env)
+        env = worker_environment(self.spec, os.environ)
         argv = [self.python, "-m", "gateway.isolation.worker", "--fd", str(theirs.fileno())]
         argv += ["--parent", str(os.getpid()), "--spec", self.spec.to_json()]
         workdir = self.spec.workdir
@@ -206,6 +209,26 @@ class WorkerProcess:
                 "plugin %s: process %d did not exit; killing it", self.spec.name, self.pid
             )
             await self.kill()
+
+
+def worker_environment(spec: WorkerSpec, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of ``spec``'s worker: the gateway's, less what is the gateway's own,
+    plus the spec's secrets, then the plugin's ``env:``.
+
+    Left out: the gateway's Django settings module (a Django project in the worker uses its
+    own ``settings.py`` unless the plugin's ``env:`` names another) and every ``GATEWAY_*``
+    variable: the gateway's configuration, which holds the admin token (``--workers``
+    processes get the whole resolved configuration that way). The worker is told what it
+    needs by its spec; code in an isolated plugin has no business holding the admin token.
+    """
+    env = {
+        key: value
+        for key, value in environ.items()
+        if key != "DJANGO_SETTINGS_MODULE" and not key.startswith(GATEWAY_ENV_PREFIX)
+    }
+    env.update(spec.secret_env())
+    env.update(spec.env)
+    return env
 
 
 def _plugin_error(spec: WorkerSpec, details: dict[str, Any]) -> PluginError:

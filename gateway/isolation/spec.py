@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -12,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..config import Config
     from ..manifest import Manifest
+
+#: the spec's secrets and the environment variables that carry them to the worker (a
+#: process's environment is private to it; its command line is public in ``ps``)
+SECRET_ENV = {
+    "django_database_url": "GATEWAY_DJANGO_DATABASE_URL",
+    "django_secret_key": "GATEWAY_DJANGO_SECRET_KEY",
+}
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,17 @@ class WorkerSpec:
     python: str = sys.executable
     #: the gateway's ``django.settings`` and ``wsgi.threads``, for the worker's own runtime
     django_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the gateway's ``django.database_url`` and ``django.secret_key``: a Django app plugin
+    #: uses the same database and key in its process as it would in the gateway's (replicas
+    #: share them). Passed in the worker's environment, never on its command line.
+    django_database_url: str | None = field(default=None, repr=False)
+    django_secret_key: str | None = field(default=None, repr=False)
     wsgi_threads: int = 32
     #: the gateway's ``extensions:`` (entry-point extensions load in the worker by themselves)
     extensions: tuple[str, ...] = ()
     log_level: str = "info"
+    #: the gateway's ``server.log_format``: the worker's lines are written the same way
+    log_format: str = "text"
 
     @classmethod
     def for_plugin(
@@ -68,9 +83,12 @@ class WorkerSpec:
             request_timeout_s=None,
             start_timeout_s=config.plugins.load_timeout_s,
             django_settings=dict(config.django.settings),
+            django_database_url=config.django.database_url,
+            django_secret_key=config.django.secret_key,
             wsgi_threads=config.wsgi.threads,
             extensions=tuple(config.extensions),
             log_level=config.server.log_level,
+            log_format=config.server.log_format,
         )
 
     @property
@@ -82,17 +100,27 @@ class WorkerSpec:
         return self.data_dir / "venvs"
 
     def to_json(self) -> str:
-        """For the worker's command line; ``env`` is left out (it is the process's environment,
-        and may hold secrets that have no place in ``ps`` output)."""
+        """For the worker's command line; ``env`` and the secrets are left out (they go in
+        the process's environment: see :meth:`secret_env`), as they have no place in ``ps``
+        output."""
         data = asdict(self)
         data.update(folder=str(self.folder), data_dir=str(self.data_dir), env={})
         data["django_settings"] = dict(self.django_settings)
         data["extensions"] = list(self.extensions)
+        for key in SECRET_ENV:
+            del data[key]
         return json.dumps(data)
 
+    def secret_env(self) -> dict[str, str]:
+        """The environment variables that carry the spec's secrets to the worker."""
+        return {var: value for key, var in SECRET_ENV.items() if (value := getattr(self, key))}
+
     @classmethod
-    def from_json(cls, text: str) -> WorkerSpec:
+    def from_json(cls, text: str, environ: Mapping[str, str] | None = None) -> WorkerSpec:
+        """The spec of :meth:`to_json`, its secrets read from ``environ`` (``os.environ``)."""
+        environ = os.environ if environ is None else environ
         data = json.loads(text)
         data.update(folder=Path(data["folder"]), data_dir=Path(data["data_dir"]))
         data["extensions"] = tuple(data.get("extensions", ()))
+        data.update({key: environ.get(var) or None for key, var in SECRET_ENV.items()})
         return cls(**data)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import PluginError
 from ..types import ASGIApp
@@ -100,6 +102,15 @@ class IsolatedPlugin:
     def framework(self) -> str | None:
         """The framework its processes loaded the plugin as (known once one is ready)."""
         return next((p.framework for p in self._serving if p is not None and p.framework), None)
+
+    def openapi(self) -> dict[str, Any] | None:
+        """The plugin's OpenAPI document, as a ready process of it reported it (``None``:
+        it describes nothing, or no process is ready)."""
+        text = next((p.openapi for p in self._serving if p is not None and p.openapi), None)
+        if text is None:
+            return None
+        document = json.loads(text)
+        return document if isinstance(document, dict) else None
 
     @property
     def rss_bytes(self) -> int:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -25,6 +26,8 @@ from typing import Any
 
 from ..errors import GatewayError
 from ..lifespan import Lifespan, LifespanFailed
+from ..observability import openapi
+from ..observability.logs import configure_logging
 from . import host
 from .appserver import AppServer
 from .spec import WorkerSpec
@@ -34,6 +37,8 @@ logger = logging.getLogger("gateway.isolation.worker")
 PR_SET_PDEATHSIG = 1
 #: how long the plugin's lifespan shutdown may take when the gateway stops the worker
 SHUTDOWN_TIMEOUT_S = 10.0
+#: the largest OpenAPI document a worker sends the gateway (it travels in one frame)
+MAX_OPENAPI_BYTES = 16 << 20
 
 
 def die_with_parent(parent: int) -> None:
@@ -76,6 +81,27 @@ def _error_details(exc: BaseException) -> dict[str, Any]:
     return {"kind": type(exc).__name__, "message": f"{type(exc).__name__}: {exc}"}
 
 
+def api_description(hosted: host.HostedApp, plugin: str) -> str | None:
+    """The plugin's OpenAPI document as JSON, for the gateway's merged one (``None``: it
+    describes nothing, its document failed, or it is larger than :data:`MAX_OPENAPI_BYTES`)."""
+    try:
+        document = openapi.describe(hosted.raw, hosted.app)
+        if document is None:
+            return None
+        text = json.dumps(document)
+    except Exception:
+        logger.exception("plugin %s: its OpenAPI document failed", plugin)
+        return None
+    if len(text) > MAX_OPENAPI_BYTES:
+        logger.warning(
+            "plugin %s: its OpenAPI document is over %d bytes, left out of the merged one",
+            plugin,
+            MAX_OPENAPI_BYTES,
+        )
+        return None
+    return text
+
+
 async def serve(spec: WorkerSpec, fd: int) -> int:
     """Load, start, serve and stop; the return value is the exit code."""
     loop = asyncio.get_running_loop()
@@ -103,9 +129,9 @@ async def serve(spec: WorkerSpec, fd: int) -> int:
         )
         server.flush_now()
         return 1
-    server.app = hosted.app
-    server.state = lifespan.state
-    server.send_ready({"pid": os.getpid(), "framework": hosted.framework})
+    server.serve(hosted.app, lifespan.state, spec.name)
+    document = await loop.run_in_executor(None, api_description, hosted, spec.name)
+    server.send_ready({"pid": os.getpid(), "framework": hosted.framework, "openapi": document})
     logger.info("plugin %s (%s) ready in process %d", spec.name, hosted.framework, os.getpid())
     drain = await server.stop
     await server.drain(drain or 0.0)
@@ -124,9 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     die_with_parent(args.parent)
     yield_to_the_gateway()
     spec = WorkerSpec.from_json(args.spec)
-    logging.basicConfig(
-        level=spec.log_level.upper(),
-        format=f"%(levelname)s:     [{spec.name} %(process)d] %(message)s",
+    configure_logging(
+        spec.log_level, "json" if spec.log_format == "json" else "text", plugin=spec.name
     )
     spec.workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(spec.workdir)

@@ -40,6 +40,7 @@ __all__ = [
     "REQUEST",
     "AlreadyLogged",
     "JSONFormatter",
+    "OfPlugin",
     "TextFormatter",
     "configure_logging",
     "logging_config",
@@ -162,25 +163,45 @@ class TextFormatter(logging.Formatter):
         return f"{line} [request_id={request_id}]" if request_id else line
 
 
-def logging_config(level: str = "info", log_format: LogFormat = "text") -> dict[str, Any]:
+class OfPlugin(logging.Filter):
+    """Gives every record the ``plugin`` field of a process that serves one plugin (an
+    isolated plugin's worker process), unless the record names one itself."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__()
+        self.plugin = plugin
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "plugin"):
+            record.plugin = self.plugin
+        return True
+
+
+def logging_config(
+    level: str = "info", log_format: LogFormat = "text", plugin: str | None = None
+) -> dict[str, Any]:
     """The ``logging.config.dictConfig`` of the process; also uvicorn's ``log_config``.
 
     Every logger propagates to one stderr handler; uvicorn's access log is off (the gateway
-    writes its own, :data:`ACCESS_LOGGER`).
+    writes its own, :data:`ACCESS_LOGGER`). ``plugin``: the process serves that plugin alone
+    (:class:`OfPlugin`).
     """
     formatter = JSONFormatter if log_format == "json" else TextFormatter
+    handler: dict[str, Any] = {
+        "class": "logging.StreamHandler",
+        "formatter": "gateway",
+        "stream": "ext://sys.stderr",
+    }
+    filters: dict[str, Any] = {"already_logged": {"()": f"{__name__}.{AlreadyLogged.__name__}"}}
+    if plugin is not None:
+        filters["of_plugin"] = {"()": f"{__name__}.{OfPlugin.__name__}", "plugin": plugin}
+        handler["filters"] = ["of_plugin"]
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"gateway": {"()": f"{__name__}.{formatter.__name__}"}},
-        "filters": {"already_logged": {"()": f"{__name__}.{AlreadyLogged.__name__}"}},
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "gateway",
-                "stream": "ext://sys.stderr",
-            }
-        },
+        "filters": filters,
+        "handlers": {"stderr": handler},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},
@@ -192,9 +213,11 @@ def logging_config(level: str = "info", log_format: LogFormat = "text") -> dict[
     }
 
 
-def configure_logging(level: str = "info", log_format: LogFormat = "text") -> None:
+def configure_logging(
+    level: str = "info", log_format: LogFormat = "text", plugin: str | None = None
+) -> None:
     """Configure the process's logging (see the module's docstring); may be called again."""
-    logging.config.dictConfig(logging_config(level, log_format))
+    logging.config.dictConfig(logging_config(level, log_format, plugin))
     _install_record_factory()
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught

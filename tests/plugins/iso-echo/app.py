@@ -34,6 +34,12 @@ async def hello(request: Request) -> dict[str, object]:
     }
 
 
+@app.get("/gateway-env")
+async def gateway_env() -> list[str]:
+    """The gateway's own variables this process was given (none should be)."""
+    return sorted(key for key in os.environ if key.startswith("GATEWAY_"))
+
+
 @app.post("/upload")
 async def upload(request: Request) -> dict[str, object]:
     digest, size, chunks = hashlib.sha256(), 0, 0
