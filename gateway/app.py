@@ -185,8 +185,10 @@ class Gateway:
         await asyncio.gather(*(self.registry.load(name) for name in sorted(names)))
 
     async def _first_scan(self) -> None:
-        await self.registry.scan()
-        freeze_heap()  # full collections would walk every plugin's objects (see memory.py)
+        # Frozen as each plugin is tried, and once more at the end: collections would walk
+        # every plugin's objects again and again (see memory.py).
+        await self.registry.scan(after_each=freeze_heap)
+        freeze_heap()
         self.ready = True
         infos = self.registry.infos()
         logger.info(

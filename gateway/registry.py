@@ -173,20 +173,27 @@ class Registry:
         except FileNotFoundError:
             return []
 
-    async def scan(self) -> None:
+    async def scan(self, after_each: Callable[[], None] | None = None) -> None:
         """Bring the registry in line with the folder: load new plugins, drop removed ones.
 
         New plugins load in parallel, each bounded by ``load_timeout_s``. Their manifests are
         read first, so that the loads start in name order and, of two plugins claiming one
         prefix, the first by name gets it, as when they loaded one after the other.
+        ``after_each`` is called on the event loop each time one of them has been tried.
         """
         present = self.folder_names()
         for name in sorted(set(self._plugins) - set(present)):
             await self.unload(name)
         names = [n for n in present if n not in self._plugins or self._plugins[n].current is None]
         manifests = await asyncio.gather(*(self._read(name) for name in names))
+
+        async def load(name: str, manifest: Manifest | PluginError) -> None:
+            await self._load(name, manifest)
+            if after_each is not None:
+                after_each()
+
         await asyncio.gather(
-            *(self._load(name, manifest) for name, manifest in zip(names, manifests, strict=True))
+            *(load(name, manifest) for name, manifest in zip(names, manifests, strict=True))
         )
 
     async def load(self, name: str) -> PluginInfo:

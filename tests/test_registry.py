@@ -223,3 +223,55 @@ def test_wsgi_plugins_share_one_bounded_pool(tmp_path: Path) -> None:
         await gateway.shutdown()
 
     asyncio.run(main())
+
+
+def test_scan_calls_after_each_once_every_plugin_has_been_tried(tmp_path: Path) -> None:
+    """The first scan freezes the heap as each plugin is tried (``Gateway._first_scan``): the
+    hook runs once per plugin, after that plugin's attempt, failed ones included."""
+    gateway = make_gateway(tmp_path)
+    for name in ("a", "b", "c"):
+        write(tmp_path / name, name)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "app.py").write_text("raise RuntimeError('no')\n")
+    seen: list[list[str]] = []
+
+    def after_each() -> None:
+        infos = gateway.registry.infos()
+        seen.append(sorted(i.name for i in infos if i.status in ("active", "failed")))
+
+    async def main() -> None:
+        await gateway.registry.scan(after_each=after_each)
+        await gateway.shutdown()
+
+    asyncio.run(main())
+    assert [len(tried) for tried in seen] == [1, 2, 3, 4]
+    assert seen[-1] == ["a", "b", "broken", "c"]
+
+
+def test_the_first_scan_leaves_every_loaded_object_frozen(tmp_path: Path) -> None:
+    """What the first scan loaded is out of the cyclic GC's reach (memory.freeze_heap)."""
+    gateway = make_gateway(tmp_path)
+    write(tmp_path / "a", "1")
+    gc.unfreeze()
+
+    async def main() -> None:
+        await gateway.startup()
+        await wait_ready(gateway)
+        module = serving_module(gateway, "/a")
+        namespace = module.__dict__
+        assert gc.get_freeze_count() > 0
+        assert not any(tracked is namespace for tracked in gc.get_objects())
+        await gateway.shutdown()
+
+    try:
+        asyncio.run(main())
+    finally:
+        gc.unfreeze()
+
+
+async def wait_ready(gateway: Gateway) -> None:
+    for _ in range(500):  # at most 5 s
+        if gateway.ready:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the first scan did not finish within 5 s")
