@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.config import Config
+from gateway.isolation import venv
 from gateway.isolation.process import worker_environment
 from gateway.isolation.spec import WorkerSpec
 from gateway.manifest import read_manifest
@@ -68,3 +74,17 @@ def test_the_worker_environment_keeps_the_gateways_own_variables_out() -> None:
         "FEATURE": "on",
         "GATEWAY_DJANGO_DATABASE_URL": URL,  # the spec's, not whatever the gateway had
     }
+
+
+def test_the_venv_installer_is_not_given_the_gateways_variables_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installing from requirements.txt may build an sdist, i.e. run a package's code."""
+    monkeypatch.setenv("GATEWAY_ADMIN_TOKEN", "admin-secret")
+    monkeypatch.setenv("SOME_PROXY", "http://proxy")
+    script = tmp_path / "env.py"
+    script.write_text("import json, os; print(json.dumps(dict(os.environ)))\n")
+    out = asyncio.run(venv._run(spec(), [sys.executable, str(script)]))
+    seen = json.loads(out)
+    assert "GATEWAY_ADMIN_TOKEN" not in seen
+    assert seen["SOME_PROXY"] == "http://proxy" and seen["NO_COLOR"] == "1"

@@ -22,15 +22,13 @@ from typing import Any
 
 from ..errors import LoadTimeout, PluginError, WorkerExited, plugin_error
 from .channel import LoadFailed, WorkerChannel
-from .spec import WorkerSpec
+from .spec import WorkerSpec, inherited_environment
 
 logger = logging.getLogger(__name__)
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 #: how long a worker has to exit after it was asked to (beyond the drain), before SIGKILL
 EXIT_GRACE_S = 15.0
-#: the gateway's own environment variables (its configuration), kept from workers
-GATEWAY_ENV_PREFIX = "GATEWAY_"
 
 
 def rss_of(pid: int) -> int:
@@ -212,20 +210,11 @@ class WorkerProcess:
 
 
 def worker_environment(spec: WorkerSpec, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment of ``spec``'s worker: the gateway's, less what is the gateway's own,
-    plus the spec's secrets, then the plugin's ``env:``.
-
-    Left out: the gateway's Django settings module (a Django project in the worker uses its
-    own ``settings.py`` unless the plugin's ``env:`` names another) and every ``GATEWAY_*``
-    variable: the gateway's configuration, which holds the admin token (``--workers``
-    processes get the whole resolved configuration that way). The worker is told what it
-    needs by its spec; code in an isolated plugin has no business holding the admin token.
-    """
-    env = {
-        key: value
-        for key, value in environ.items()
-        if key != "DJANGO_SETTINGS_MODULE" and not key.startswith(GATEWAY_ENV_PREFIX)
-    }
+    """The environment of ``spec``'s worker: what it inherits of the gateway's
+    (:func:`~.spec.inherited_environment`: a Django project in it uses its own
+    ``settings.py`` unless the plugin's ``env:`` names another; no admin token), plus the
+    spec's secrets, then the plugin's ``env:``. The worker is told the rest by its spec."""
+    env = inherited_environment(environ)
     env.update(spec.secret_env())
     env.update(spec.env)
     return env

@@ -22,6 +22,22 @@ SECRET_ENV = {
 }
 
 
+#: the gateway's own environment variables (its configuration, the admin token)
+GATEWAY_ENV_PREFIX = "GATEWAY_"
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a process the gateway starts for a plugin (its worker, the venv's installer)
+    inherits of ``environ``: all but the gateway's own ``GATEWAY_*`` variables (with
+    ``--workers`` the whole resolved configuration travels in one of them) and its Django
+    settings module. Code a plugin brings has no business holding the admin token."""
+    return {
+        key: value
+        for key, value in environ.items()
+        if key != "DJANGO_SETTINGS_MODULE" and not key.startswith(GATEWAY_ENV_PREFIX)
+    }
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """One isolated plugin version, as the registry resolved it from ``plugin.yaml`` and the

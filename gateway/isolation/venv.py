@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import VenvError
-from .spec import WorkerSpec
+from .spec import WorkerSpec, inherited_environment
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,8 @@ async def _site_packages(spec: WorkerSpec, python: Path) -> Path:
 
 
 async def _run(spec: WorkerSpec, argv: list[str], what: str = "") -> str:
-    env = {**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
+    # Building a package's sdist runs its code: it gets what a worker gets, no admin token.
+    env = {**inherited_environment(os.environ), "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdout=asyncio.subprocess.PIPE,
