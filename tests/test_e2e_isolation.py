@@ -195,3 +195,44 @@ def test_sigterm_leaves_no_process_behind(tmp_path: Path) -> None:
         wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=10)
     finally:
         gateway.stop()
+
+
+def test_a_django_projects_processes_starting_together_migrate_once(tmp_path: Path) -> None:
+    """Three processes of one Django project start at once on a fresh database: each
+    migration is applied by one of them, none fails because of another (section 14 applies
+    migrations "as in section 7", where workers and replicas take turns)."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    add(plugins, "iso-djproject", "proj", ISOLATED + "processes: 3\n")
+    gateway = GatewayProcess(tmp_path, plugins, [], {}, token=TOKEN)
+    try:
+        gateway.wait_ready(timeout=120)
+        info = gateway.plugin("proj")
+        assert (info["status"], info["error"], len(info["pids"])) == ("active", None, 3), info
+        assert gateway.plugin("proj")["restarts"] == 0
+        for _ in range(6):  # every process answers from the one migrated database
+            assert gateway.client.get("/proj/").status_code == 200
+        log = gateway.log()
+        assert "Traceback" not in log and "already exists" not in log, log
+    finally:
+        assert gateway.stop() == 0, gateway.log()
+
+
+def test_a_failed_start_kills_the_processes_that_did_start_and_restarts_none(
+    tmp_path: Path,
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    add(plugins, "iso-first-only", "half", ISOLATED + "processes: 3\n")
+    gateway = GatewayProcess(tmp_path, plugins, [], {}, token=TOKEN)
+    try:
+        gateway.wait_ready(timeout=60)
+        info = gateway.plugin("half")
+        assert info["status"] == "failed"
+        assert "only the first process of this plugin can start" in info["error"]["message"]
+        wait_for(lambda: workers_of(gateway.pid) == [], timeout=10, what="no worker left")
+        assert "restarting" not in gateway.log(), gateway.log()
+        assert gateway.client.get("/_gateway/health").status_code == 200
+    finally:
+        assert gateway.stop() == 0, gateway.log()
+    assert "restarting" not in gateway.log(), gateway.log()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import types
 from pathlib import Path
+
+import pytest
 
 from gateway.observability.logs import (
     REQUEST,
@@ -79,3 +82,21 @@ def test_extra_fields_win_over_the_context() -> None:
     entry = json.loads(JSONFormatter().format(record))
     assert (entry["plugin"], entry["generation"]) == ("blog", 2)
     assert "request_id" not in entry
+
+
+def test_text_lines_are_in_utc_whatever_the_processes_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Django sets TZ from TIME_ZONE when it starts (America/Chicago by default, in an
+    isolated Django project's process): the lines keep the gateway's clock."""
+    monkeypatch.setenv("TZ", "America/Chicago")
+    time.tzset()
+    try:
+        record = logging.LogRecord("gateway", logging.INFO, __file__, 1, "hello", None, None)
+        record.created = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
+        record.msecs = 0.0
+        line = TextFormatter().format(record)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert line.startswith("2026-11-18 11:06:40,000 INFO    gateway: hello"), line

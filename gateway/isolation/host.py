@@ -113,10 +113,12 @@ def _django_project(spec: WorkerSpec, executor: ThreadPoolExecutor) -> ASGIApp:
     try:
         import django
         from django.core.handlers.wsgi import WSGIHandler
-        from django.core.management import call_command
+
+        from ..kinds.django.migrate import migrate
 
         django.setup()
-        call_command("migrate", interactive=False, verbosity=0)
+        # Under the database's lock: a project's processes start together (processes: N).
+        migrate(spec.workdir)
         handler: Any = WSGIHandler()
     except GatewayError:
         raise

@@ -138,6 +138,9 @@ class IsolatedPlugin:
         )
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
+            # This version will never serve: the processes that did start are killed, and
+            # their ends are not crashes to restart from.
+            self._stopping = True
             await self._kill_all()
             error = errors[0]
             if isinstance(error, PluginError):

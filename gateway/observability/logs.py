@@ -28,6 +28,7 @@ import logging.config
 import re
 import sys
 import threading
+import time
 import types
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -147,11 +148,21 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
+
+
 class TextFormatter(logging.Formatter):
-    """``time LEVEL logger: message``, plus the request id of a line logged while serving."""
+    """``time LEVEL logger: message``, plus the request id of a line logged while serving.
+
+    The time is UTC, as in JSON lines: the process's local time zone is not the gateway's to
+    keep (Django sets ``TZ`` from its ``TIME_ZONE`` setting when it starts, in the gateway and
+    in an isolated Django project's process alike), and one log should not mix zones."""
 
     def __init__(self) -> None:
         super().__init__(_TEXT_FORMAT)
+        self.converter = _utc
+
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
