@@ -163,7 +163,6 @@ class TextFormatter(logging.Formatter):
         super().__init__(_TEXT_FORMAT)
         self.converter = _utc
 
-
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
         if record.name == ACCESS_LOGGER:
