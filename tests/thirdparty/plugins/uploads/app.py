@@ -8,14 +8,21 @@
   no packaged FastAPI application on PyPI uses ``UploadFile``, ``BackgroundTasks``,
   ``StreamingResponse`` and ``url_for`` together in a way a test can drive.
 
-Uploads are kept in an in-memory SQLite database, so nothing is written to disk.
+Uploads are kept in a SQLite file in a temporary folder, removed when the app shuts down.
+Not in memory: a ``sqlite://`` database is one connection, which the download (on the event
+loop), the info view and the background task (in threads) would share at the same time,
+and a connection shared across threads can answer a query with nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, HTTPException, Request, UploadFile
@@ -23,9 +30,9 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqladmin import Admin, ModelView
 from sqlalchemy import LargeBinary, String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-from sqlalchemy.pool import StaticPool
 
-engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+FOLDER = Path(tempfile.mkdtemp(prefix="gateway-uploads-plugin-"))
+engine = create_engine(f"sqlite:///{FOLDER / 'uploads.sqlite3'}")
 
 
 class Base(DeclarativeBase):
@@ -49,7 +56,16 @@ class UploadAdmin(ModelView, model=Upload):
 
 
 Base.metadata.create_all(engine)
-app = FastAPI(title="files")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    engine.dispose()
+    shutil.rmtree(FOLDER, ignore_errors=True)
+
+
+app = FastAPI(title="files", lifespan=lifespan)
 admin = Admin(app, engine)
 admin.add_view(UploadAdmin)
 
