@@ -149,8 +149,8 @@ class Registry:
         state = self._plugins.get(name)
         if state is None or state.current is None:
             return []
-        if not isinstance(state.current, Version):
-            return ["* (served by worker processes of its own: isolation: process)"]
+        if not isinstance(state.current, Version):  # isolated: as its processes said
+            return state.current.plugin.routes()
         loaded = state.current.loaded
         routes = self.hooks.gateway_describe_routes(app=loaded.app, framework=loaded.framework)
         return list(routes or [])

@@ -83,7 +83,12 @@ BROKEN = {
 
 GOOD = {
     "shop": ("fastapi", "/shop", ["GET /", "GET /{rest:path}"]),
+    # isolated: the routes come from the plugin's worker process
+    "iso-echo": ("fastapi", "/iso-echo", ["GET /crash/{how}", "POST /upload", "* /ws"]),
+    "iso-djproject": ("django-project", "/iso-djproject", ["* admin/ (Django admin)"]),
 }
+#: plugin.yaml of the GOOD fixtures that need one
+MANIFESTS = {"iso-echo": "isolation: process\n", "iso-djproject": "isolation: process\n"}
 
 #: framework -> routes its skeleton must list
 SKELETONS = {
@@ -97,7 +102,14 @@ CASES: dict[str, Case] = {
     **{f"config:{k}": case for k, (case, _) in CONFIG_ERRORS.items()},
     **{f"usage:{k}": Case([args]) for k, args in USAGE_ERRORS.items()},
     **{f"broken:{k}": Case([gateway("check", k)], fixtures=[k]) for k in BROKEN},
-    **{f"good:{k}": Case([gateway("check", k)], fixtures=[k]) for k in GOOD},
+    **{
+        f"good:{k}": Case(
+            [gateway("check", k)],
+            fixtures=[k],
+            files={f"{k}/plugin.yaml": MANIFESTS[k]} if k in MANIFESTS else {},
+        )
+        for k in GOOD
+    },
     **{
         f"new:{fw}": Case(
             [

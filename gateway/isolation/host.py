@@ -48,6 +48,8 @@ class HostedApp:
     executor: ThreadPoolExecutor
     #: what the plugin's module gave before the gateway adapted it (its FastAPI app, ...)
     raw: object = None
+    #: its routes, one line each, as ``gateway check`` shows them
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,8 @@ def load(spec: WorkerSpec) -> HostedApp:
     )
     try:
         if is_django_project(spec.folder):
-            app = _django_project(spec, executor)
-            return HostedApp(app, "django-project", executor)
+            app, routes = _django_project(spec, executor)
+            return HostedApp(app, "django-project", executor, routes=routes)
         return _plugin(spec, config, executor)
     except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -101,10 +103,19 @@ def _plugin(spec: WorkerSpec, config: Config, executor: ThreadPoolExecutor) -> H
     services = LoadServices(executor, config, data_dir, bytecode)
     source = PluginSource(spec.name, spec.folder, manifest, namespace, services)
     loaded = load_guarded(source, plugin_manager.hook)
-    return HostedApp(loaded.asgi_app, loaded.framework, executor, loaded.app)
+    try:
+        described = plugin_manager.hook.gateway_describe_routes(
+            app=loaded.app, framework=loaded.framework
+        )
+    except Exception:  # a description is not worth failing the load over
+        described = None
+    routes = tuple(described or ())
+    return HostedApp(loaded.asgi_app, loaded.framework, executor, loaded.app, routes)
 
 
-def _django_project(spec: WorkerSpec, executor: ThreadPoolExecutor) -> ASGIApp:
+def _django_project(
+    spec: WorkerSpec, executor: ThreadPoolExecutor
+) -> tuple[ASGIApp, tuple[str, ...]]:
     folder = str(spec.folder)
     if folder not in sys.path:
         sys.path.insert(0, folder)
@@ -113,13 +124,16 @@ def _django_project(spec: WorkerSpec, executor: ThreadPoolExecutor) -> ASGIApp:
     try:
         import django
         from django.core.handlers.wsgi import WSGIHandler
+        from django.urls import get_resolver
 
+        from ..kinds.django import describe_patterns
         from ..kinds.django.migrate import migrate
 
         django.setup()
         # Under the database's lock: a project's processes start together (processes: N).
         migrate(spec.workdir)
         handler: Any = WSGIHandler()
+        routes = tuple(describe_patterns(list(get_resolver().url_patterns)))
     except GatewayError:
         raise
     except (Exception, SystemExit) as exc:
@@ -128,7 +142,7 @@ def _django_project(spec: WorkerSpec, executor: ThreadPoolExecutor) -> ASGIApp:
             plugin=spec.name,
             file=_failing_file(exc, folder) or spec.folder / "settings.py",
         ) from None
-    return WSGIAdapter(handler, executor, name=spec.name)
+    return WSGIAdapter(handler, executor, name=spec.name), routes
 
 
 def _failing_file(exc: BaseException, folder: str) -> str | None:

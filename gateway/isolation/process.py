@@ -69,8 +69,10 @@ class WorkerProcess:
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.ready_at: float | None = None
         self.framework: str | None = None
-        #: the plugin's OpenAPI document as JSON, as the process reported it when ready
+        #: the plugin's OpenAPI document as JSON and its routes, as the process reported
+        #: them when ready
         self.openapi: str | None = None
+        self.routes: list[str] = []
         #: requests routed here (for ``max_requests``)
         self.requests = 0
         #: set when the gateway retires this process on purpose (recycle, stop)
@@ -121,6 +123,8 @@ class WorkerProcess:
         self.framework = str(framework) if framework else None
         document = info.get("openapi")
         self.openapi = document if isinstance(document, str) else None
+        routes = info.get("routes")
+        self.routes = [str(r) for r in routes] if isinstance(routes, list) else []
         self.ready_at = time.monotonic()
 
     async def _spawn_and_wait(self) -> dict[str, Any]:

@@ -103,6 +103,10 @@ class IsolatedPlugin:
         """The framework its processes loaded the plugin as (known once one is ready)."""
         return next((p.framework for p in self._serving if p is not None and p.framework), None)
 
+    def routes(self) -> list[str]:
+        """The plugin's routes, as a ready process of it reported them."""
+        return next((p.routes for p in self._serving if p is not None and p.routes), [])
+
     def openapi(self) -> dict[str, Any] | None:
         """The plugin's OpenAPI document, as a ready process of it reported it (``None``:
         it describes nothing, or no process is ready)."""

@@ -55,7 +55,7 @@ BODY_END = 8  # raw bytes: the last body chunk
 RESPONSE = 9  # marshal((status, headers, body, more_body)): response start and first chunk
 WANT = 10  # the app waits in receive(): send the next receive message
 END = 11  # the app returned with the response incomplete, or raised: marshal(error | None)
-READY = 12  # stream 0: lifespan startup done; marshal({"pid": ..., "framework": ...})
+READY = 12  # stream 0: lifespan startup done; marshal({"pid", "framework", "openapi", "routes"})
 FAILED = 13  # stream 0: loading failed; marshal({"kind", "message", "file", "hint"})
 
 #: response bytes a worker may have in flight per stream before it waits for credit

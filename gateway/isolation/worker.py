@@ -131,7 +131,14 @@ async def serve(spec: WorkerSpec, fd: int) -> int:
         return 1
     server.serve(hosted.app, lifespan.state, spec.name)
     document = await loop.run_in_executor(None, api_description, hosted, spec.name)
-    server.send_ready({"pid": os.getpid(), "framework": hosted.framework, "openapi": document})
+    server.send_ready(
+        {
+            "pid": os.getpid(),
+            "framework": hosted.framework,
+            "openapi": document,
+            "routes": list(hosted.routes),
+        }
+    )
     logger.info("plugin %s (%s) ready in process %d", spec.name, hosted.framework, os.getpid())
     drain = await server.stop
     await server.drain(drain or 0.0)

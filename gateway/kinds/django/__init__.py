@@ -84,18 +84,21 @@ def gateway_adapt_app(app: object, framework: str, source: PluginSource) -> ASGI
 def gateway_describe_routes(app: object, framework: str) -> list[str] | None:
     if framework != FRAMEWORK or not isinstance(app, DjangoApp):
         return None
+    return describe_patterns(list(app.urlconf.urlpatterns))
+
+
+def describe_patterns(patterns: list[object], prefix: str = "") -> list[str]:
+    """One line per URL pattern of a URLconf, nested ones flattened, the admin as one line
+    (also for an isolated Django project's URLconf, :mod:`gateway.isolation.host`)."""
     from django.urls import URLPattern, URLResolver
 
-    def walk(patterns: list[object], prefix: str) -> list[str]:
-        lines: list[str] = []
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                if getattr(p, "namespace", None) == "admin":
-                    lines.append(f"* {prefix}{p.pattern} (Django admin)")
-                else:
-                    lines += walk(list(p.url_patterns), f"{prefix}{p.pattern}")
-            elif isinstance(p, URLPattern):
-                lines.append(f"* {prefix}{p.pattern}")
-        return lines
-
-    return walk(list(app.urlconf.urlpatterns), "")
+    lines: list[str] = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if getattr(p, "namespace", None) == "admin":
+                lines.append(f"* {prefix}{p.pattern} (Django admin)")
+            else:
+                lines += describe_patterns(list(p.url_patterns), f"{prefix}{p.pattern}")
+        elif isinstance(p, URLPattern):
+            lines.append(f"* {prefix}{p.pattern}")
+    return lines
