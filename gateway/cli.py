@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import DATA_DIR_NAME, load_config
 from .errors import ConfigError, GatewayError
+from .manifest import validate_name
 from .observability.logs import configure_logging
 
 logger = logging.getLogger("gateway")
@@ -222,6 +223,7 @@ def _manage(args: argparse.Namespace) -> int:
     config = load_config(
         args.config, overrides={"plugins.dir": args.plugins}, flag_names=FLAG_NAMES
     )
+    validate_name(args.plugin)  # never a path: "../x" names no plugin
     if not (Path(config.plugins.dir) / args.plugin).is_dir():
         raise ConfigError(
             f"no plugin folder {args.plugin!r} in {config.plugins.dir}", key="plugins.dir"

@@ -16,32 +16,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from .check import loaded_plugin
 from .config import Config
 from .errors import PluginError
+from .kinds.django.commands import command_line, run_command
 from .kinds.django.runtime import DjangoRuntime, app_label
-from .plugin import SERVING
+from .manifest import read_manifest, validate_name
+from .plugin import ISOLATION_PROCESS, SERVING
 
 __all__ = ["manage"]
 
-#: commands whose app labels default to the plugin's
-LABELS_OPTIONAL = frozenset({"makemigrations", "migrate", "showmigrations"})
-#: commands whose first argument is an app label
-LABEL_FIRST = frozenset({"sqlmigrate", "squashmigrations", "sqlsequencereset"})
-
-
-def command_line(label: str, command: str, args: Sequence[str]) -> list[str]:
-    """The arguments for Django's ``ManagementUtility``, the plugin's label put first where
-    the command takes app labels and was not given this one."""
-    args = list(args)
-    if command in LABELS_OPTIONAL | LABEL_FIRST and label not in args:
-        args.insert(0, label)
-    return ["gateway manage", command, *args]
-
 
 def manage(config: Config, plugin: str, command: str, args: Sequence[str]) -> int:
-    """Load ``plugin`` from ``config.plugins.dir``, run ``command``; the command's exit code."""
+    """Load ``plugin`` from ``config.plugins.dir``, run ``command``; the command's exit code.
+
+    An isolated plugin's command runs in a process of its own, set up as its worker
+    (:mod:`gateway.isolation.manage`)."""
+    validate_name(plugin)
+    folder = Path(config.plugins.dir).resolve() / plugin
+    manifest = read_manifest(folder, plugin)
+    if (manifest.isolation or config.plugins.isolation) == ISOLATION_PROCESS:
+        from .isolation.manage import manage_isolated
+
+        return manage_isolated(config, plugin, folder, manifest, [command, *args])
     # The load's own log lines would only be noise before the command's output.
     for name in ("gateway.registry", "gateway.retire", "gateway.kinds.django.runtime"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -60,14 +59,4 @@ async def _manage(config: Config, plugin: str, argv: list[str]) -> int:
         if info.status not in SERVING:
             detail = info.error["message"] if info.error else f"status {info.status}"
             raise PluginError(f"plugin {plugin!r} did not load: {detail}", plugin=plugin)
-        return await asyncio.to_thread(_run, argv)
-
-
-def _run(argv: list[str]) -> int:
-    from django.core.management import ManagementUtility
-
-    try:
-        ManagementUtility(argv).execute()
-    except SystemExit as exc:  # Django's way of reporting a CommandError
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
+        return await asyncio.to_thread(run_command, argv)

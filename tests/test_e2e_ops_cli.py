@@ -205,3 +205,45 @@ def test_manage_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     missing = gateway_cli(tmp_path, "manage", "nothing", "shell")
     assert_one_line_error(missing, "nothing")
     assert gateway_cli(tmp_path, "manage").returncode == 2
+
+
+def test_manage_an_isolated_django_project_and_app_in_their_own_process(tmp_path: Path) -> None:
+    """An isolated plugin's command runs set up as its worker: a Django project with its own
+    settings (which the gateway's process cannot load), a Django app with its worker's own
+    database. The superuser made there is the one its admin then accepts."""
+    plugins = tmp_path / "plugins"
+    project = copy_plugin(FIXTURES / "iso-djproject", plugins, "proj")
+    (project / "plugin.yaml").write_text("isolation: process\n")
+    app = copy_plugin(FIXTURES / "dj-ledger", plugins)
+    (app / "plugin.yaml").write_text("isolation: process\n")
+    env = {
+        "DJANGO_SUPERUSER_USERNAME": "ada",
+        "DJANGO_SUPERUSER_PASSWORD": "pw-iso-42!",
+        "DJANGO_SUPERUSER_EMAIL": "ada@example.org",
+    }
+    made = gateway_cli(tmp_path, "manage", "proj", "createsuperuser", "--noinput", env=env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Superuser created successfully" in made.stdout
+    shown = gateway_cli(tmp_path, "manage", "dj-ledger", "showmigrations")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "dj_ledger\n [X] 0001_initial" in shown.stdout
+    assert "Traceback" not in made.stderr + shown.stderr
+
+    gw = GatewayProcess(tmp_path, plugins, [], {})
+    try:
+        gw.wait_ready()
+        with httpx.Client(base_url=gw.base_url, timeout=30) as browser:
+            login = admin_login(browser, "/proj", "ada", "pw-iso-42!")
+            assert login.status_code == 302, login.text[:500]
+            assert "Site administration" in browser.get("/proj/admin/").text
+    finally:
+        assert gw.stop() == 0, gw.log()
+
+
+def test_manage_refuses_an_isolated_plugin_that_is_not_django(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    write_skeleton("api", "fastapi", plugins)
+    (plugins / "api" / "plugin.yaml").write_text("isolation: process\n")
+    assert_one_line_error(gateway_cli(tmp_path, "manage", "api", "shell"), "fastapi plugin")
+    assert_one_line_error(gateway_cli(tmp_path, "manage", "../plugins", "shell"), "invalid")

@@ -113,14 +113,22 @@ def _plugin(spec: WorkerSpec, config: Config, executor: ThreadPoolExecutor) -> H
     return HostedApp(loaded.asgi_app, loaded.framework, executor, loaded.app, routes)
 
 
-def _django_project(
-    spec: WorkerSpec, executor: ThreadPoolExecutor
-) -> tuple[ASGIApp, tuple[str, ...]]:
+def use_project_settings(spec: WorkerSpec) -> None:
+    """Make the Django project of ``spec`` the one ``django.setup()`` configures, as its
+    ``manage.py`` would: its folder first on ``sys.path``, its ``settings`` (unless the
+    plugin's ``env:`` names another), and ``GATEWAY_DATA_DIR`` for what it writes."""
     folder = str(spec.folder)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
     os.environ.setdefault(DATA_DIR_ENV, str(spec.workdir))
+
+
+def _django_project(
+    spec: WorkerSpec, executor: ThreadPoolExecutor
+) -> tuple[ASGIApp, tuple[str, ...]]:
+    folder = str(spec.folder)
+    use_project_settings(spec)
     try:
         import django
         from django.core.handlers.wsgi import WSGIHandler
