@@ -54,6 +54,9 @@ class ServerConfig(_Model):
     forwarded_allow_ips: str = "127.0.0.1"
     #: a plugin holding the event loop this long is reported (section 13)
     loop_stall_ms: int = Field(default=500, ge=1)
+    #: a request's head must arrive within this (else 408), a new connection must send its
+    #: first byte within it (else it is closed): slow clients cannot hold connections open
+    header_timeout_s: float | None = Field(default=10.0, gt=0)
 
 
 class LimitsConfig(_Model):

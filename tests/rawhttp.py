@@ -79,6 +79,28 @@ def read_all(sock: socket.socket, timeout: float = 10.0) -> bytes:
     return reply
 
 
+def read_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """One response: its head, then as many body bytes as its ``Content-Length`` says (a
+    server may write head and body in separate segments: one ``recv`` can end between)."""
+    sock.settimeout(timeout)
+    reply = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, found, body = reply.partition(b"\r\n\r\n")
+        if found:
+            length = header(reply, b"content-length")
+            if length is None or len(body) >= int(length):
+                return reply
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
 def exchange(port: int, request: bytes, timeout: float = 10.0) -> bytes:
     """Send ``request`` on a new connection and return all the server answers."""
     with connect(port, timeout) as sock:

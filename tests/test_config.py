@@ -162,7 +162,7 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 def test_unknown_nested_key(tmp_path: Path) -> None:
     error = load_error(tmp_path, "server: {prot: 1}\n")
     assert str(error) == (
-        "config.yaml: unknown key 'server.prot' (known keys in 'server': host, port, workers, access_log, log_format, log_level, forwarded_allow_ips, loop_stall_ms)"
+        "config.yaml: unknown key 'server.prot' (known keys in 'server': host, port, workers, access_log, log_format, log_level, forwarded_allow_ips, loop_stall_ms, header_timeout_s)"
     )
     assert error.key == "server.prot"
 
@@ -216,7 +216,7 @@ def test_section_that_is_not_a_mapping(tmp_path: Path) -> None:
     error = load_error(tmp_path, "server: 8000\n")
     assert (
         "server: expected a mapping with keys host, port, workers, access_log, log_format, "
-        "log_level, forwarded_allow_ips, loop_stall_ms, got 8000"
+        "log_level, forwarded_allow_ips, loop_stall_ms, header_timeout_s, got 8000"
     ) in str(error)
 
 

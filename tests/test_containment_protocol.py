@@ -159,3 +159,74 @@ def test_pipelined_requests_and_bodies_are_counted_per_head() -> None:
 
 def test_blank_lines_before_a_request_are_allowed() -> None:
     assert statuses(serve([b"\r\n\r\n" + get("/")], LIMITS)[0]) == [200]
+
+
+# --- the head's deadline (server.header_timeout_s) ------------------------------------------
+
+TIMEOUT = 0.2
+
+
+def timed(steps: list[bytes | float]) -> tuple[bytes, bool, Door]:
+    """Feed a door protocol with a head deadline of TIMEOUT: bytes are reads, floats are
+    pauses (seconds). What it answered, whether it closed, and its door."""
+
+    async def main() -> tuple[bytes, bool, Door]:
+        config = uvicorn.Config(app, http=DoorProtocol, lifespan="off", log_config=None)
+        config.load()
+        door = Door.from_limits(LIMITS, head_timeout=TIMEOUT)
+        protocol = DoorProtocol(
+            config=config, server_state=ServerState(), app_state={DOOR_STATE_KEY: door}
+        )
+        transport = Transport()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        for step in steps:
+            if isinstance(step, float):
+                await asyncio.sleep(step)
+            elif not transport.closed:
+                protocol.data_received(step)
+            for _ in range(5):
+                await asyncio.sleep(0)
+        closed = transport.closed
+        protocol.connection_lost(None)  # cancels what is left (the keep-alive timer)
+        return transport.written, closed, door
+
+    return asyncio.run(main())
+
+
+def test_a_head_that_does_not_complete_in_time_gets_408() -> None:
+    written, closed, door = timed([b"GET / HTTP/1.1\r\nHost: x\r\n", TIMEOUT * 2])
+    assert statuses(written) == [408] and closed
+    assert b"server.header_timeout_s" in written
+    assert door.timed_out_heads == 1
+
+
+def test_a_trickle_does_not_reset_the_deadline() -> None:
+    # A byte every 40 ms: each read is in time, the whole head is not.
+    steps: list[bytes | float] = []
+    for byte in bytewise(get("/slow", b"X-Pad: " + b"a" * 20 + b"\r\n")):
+        steps += [byte, 0.04]
+    written, closed, _ = timed(steps)
+    assert statuses(written) == [408] and closed
+
+
+def test_a_new_connection_that_sends_nothing_is_closed_without_an_answer() -> None:
+    written, closed, door = timed([TIMEOUT * 2])
+    assert written == b"" and closed
+    assert door.timed_out_heads == 0
+
+
+def test_heads_in_time_are_served_and_keep_the_connection() -> None:
+    # One head in one read, one split across reads in time; then idle past the deadline
+    # (the keep-alive timeout, 5 s, governs an idle connection, not the head deadline).
+    head = get("/b")
+    written, closed, _ = timed(
+        [get("/a"), TIMEOUT / 4, head[:10], TIMEOUT / 4, head[10:], TIMEOUT * 2]
+    )
+    assert statuses(written) == [200, 200]
+    assert not closed
+
+
+def test_the_next_head_on_a_kept_connection_has_its_deadline_too() -> None:
+    written, closed, _ = timed([get("/a"), b"GET /b HTTP/1.1\r\n", TIMEOUT * 2])
+    assert statuses(written) == [200, 408] and closed

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import select
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from conftest import FIXTURES, GatewayProcess
-from rawhttp import PeakRSS, connect, exchange, header, read_all, send, status
+from rawhttp import PeakRSS, connect, exchange, header, read_all, read_response, send, status
 
 MiB = 1 << 20
 
@@ -103,8 +104,7 @@ def test_a_declared_body_over_the_limit_gets_413_before_the_body_is_sent(
             b"POST /held-flask/echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
             % (200 * MiB),
         )
-        sock.settimeout(10)
-        reply = sock.recv(65536)
+        reply = read_response(sock, timeout=10)
     assert status(reply) == 413, reply[:300]
     assert b"max_body_bytes" in reply
 
@@ -150,3 +150,49 @@ def test_a_chunked_body_gets_413_as_soon_as_it_passes_the_plugin_limit(
     # The limit is the plugin's own: the same plugin code under its default limit takes it.
     response = httpx.post(f"{gw.base_url}/held-asgi/echo", content=b"y" * (2 * MiB), timeout=30)
     assert response.text == str(2 * MiB)
+
+
+def test_slow_heads_get_408_and_idle_connections_are_closed_while_others_are_served(
+    start_gateway: Callable[..., GatewayProcess],
+) -> None:
+    """Slowloris: 200 connections each holding a request head open, 50 sending nothing.
+    With server.header_timeout_s 1, every one is answered 408 or closed about a second
+    later; a normal client is served all along."""
+    gw = start_gateway("held-asgi", env={"GATEWAY_SERVER_HEADER_TIMEOUT_S": "1"})
+    started = time.monotonic()
+    slow = [connect(gw.port) for _ in range(200)]
+    idle = [connect(gw.port) for _ in range(50)]
+    for sock in slow:
+        send(sock, b"GET /held-asgi/ HTTP/1.1\r\nHost: x\r\nX-Trickle: ")
+    with httpx.Client(base_url=gw.base_url, timeout=10) as client:
+        assert client.get("/held-asgi/").status_code == 200
+    replies = until_closed(slow + idle, deadline=started + 8)
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 8, elapsed
+    assert {status(reply) for reply in replies[:200]} == {408}, replies[:3]
+    assert all(header(reply, b"connection") == b"close" for reply in replies[:200])
+    assert replies[200:] == [b""] * 50
+    for sock in slow + idle:
+        sock.close()
+    assert httpx.get(f"{gw.base_url}/held-asgi/", timeout=10).status_code == 200
+
+
+def until_closed(socks: list[socket.socket], deadline: float) -> list[bytes]:
+    """What the server sent on each of ``socks`` until it closed them all; fails at
+    ``deadline`` (monotonic) if some are still open."""
+    replies = {sock: b"" for sock in socks}
+    open_ = set(socks)
+    while open_:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{len(open_)} of {len(socks)} connections still open"
+        readable, _, _ = select.select(list(open_), [], [], min(left, 0.5))
+        for sock in readable:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if chunk:
+                replies[sock] += chunk
+            else:
+                open_.discard(sock)
+    return [replies[sock] for sock in socks]

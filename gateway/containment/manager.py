@@ -64,7 +64,7 @@ class Containment:
         self.limits = config.limits
         self.drain_timeout_s = config.plugins.drain_timeout_s
         #: the header limits the server enforces as bytes arrive, and its refusal counts
-        self.door = Door.from_limits(config.limits)
+        self.door = Door.from_limits(config.limits, config.server.header_timeout_s)
         self.shares = Shares(pool, config.wsgi.plugin_share, watch_busy)
         self.owners = Owners(plugins_dir)
         self.stalls = StallWatch(

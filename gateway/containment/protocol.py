@@ -36,6 +36,7 @@ them fails there.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -51,7 +52,11 @@ logger = logging.getLogger(__name__)
 #: the key under which the gateway puts its :class:`Door` in the lifespan state
 DOOR_STATE_KEY = "gateway.door"
 
-_REASONS = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    408: b"Request Timeout",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
 
 
 @dataclass
@@ -60,14 +65,23 @@ class Door:
 
     max_line: int
     max_fields: int
+    #: seconds a request's head may take to arrive, and an idle new connection may wait for
+    #: its first byte (``server.header_timeout_s``); None: no limit
+    head_timeout: float | None = None
     #: requests refused with 431 (header line too long, or too many fields)
     refused_headers: int = 0
     #: requests refused with 414 (request line too long)
     refused_request_line: int = 0
+    #: requests refused with 408 (head not complete in time)
+    timed_out_heads: int = 0
 
     @classmethod
-    def from_limits(cls, limits: LimitsConfig) -> Door:
-        return cls(max_line=limits.max_header_bytes, max_fields=limits.max_headers)
+    def from_limits(cls, limits: LimitsConfig, head_timeout: float | None = None) -> Door:
+        return cls(
+            max_line=limits.max_header_bytes,
+            max_fields=limits.max_headers,
+            head_timeout=head_timeout,
+        )
 
 
 class DoorProtocol(HttpToolsProtocol):
@@ -84,10 +98,74 @@ class DoorProtocol(HttpToolsProtocol):
         self._line = 0  # bytes of the current, unfinished head line
         self._lines = 0  # complete lines of the current head (the request line included)
         self._refused = False
+        self._head_timeout = self._door.head_timeout
+        #: the parser is inside a request's head (between message begin and headers complete)
+        self._head_open = False
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    # --- the head's deadline (slowloris) ---------------------------------------------------
+    #
+    # uvicorn bounds the idle time between two requests (timeout_keep_alive), but nothing
+    # bounds a head that arrives a byte at a time, nor a new connection that sends nothing
+    # (https://github.com/Kludex/uvicorn/issues/157, "--timeout-request-start", never done):
+    # one client could hold thousands of connections open that way. A timer runs while a
+    # head is incomplete: armed when a connection opens and when a read leaves a head
+    # unfinished (never for a head that arrives in one read, the usual case), cancelled when
+    # the parser has the whole head.
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self._head_timeout is not None:
+            self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        self._head_open = True
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._head_open = False
+        if self._head_timer is not None:
+            self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._refused or self.transport.is_closing():
+            return
+        if not self._head_open and self._lines == 0 and self._line == 0:
+            self.transport.close()  # nothing of a request came: closed, as when idle
+            return
+        self._door.timed_out_heads += 1
+        self._refuse(
+            408,
+            f"request head not complete within {self._head_timeout:g}s (server.header_timeout_s)",
+        )
+
+    # --- the header limits -------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._count(data)
+        if (
+            self._head_open
+            and self._head_timer is None
+            and self._head_timeout is not None
+            and not self._refused
+            and not self.transport.is_closing()
+        ):
+            self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def _count(self, data: bytes) -> None:
         if self._lines == 0 and self._line == 0:  # not in the middle of a head
             # Fast path: a whole head in this read, shorter than one line's limit, so no line
             # can be too long; its fields are counted in C.
@@ -162,6 +240,7 @@ class DoorProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, detail: str) -> None:
         """Answer ``status`` and close the connection; the head never reaches the parser."""
         self._refused = True
+        self._cancel_head_timer()
         door = self._door
         if status == 414:
             door.refused_request_line += 1
