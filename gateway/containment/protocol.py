@@ -1,4 +1,5 @@
-"""Header limits at the door: uvicorn's httptools protocol, counting header bytes as they come.
+"""Header limits at the door: uvicorn's httptools protocol, counting header bytes as they come
+(and giving each request's head a deadline, ``server.header_timeout_s``: see below).
 
 uvicorn's httptools protocol sets no limit on a request's head: httptools (``parser.pyx``)
 keeps appending a header value that does not end (``_current_header_value += val``), so one
@@ -155,31 +156,36 @@ class DoorProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        self._count(data)
-        if (
-            self._head_open
-            and self._head_timer is None
-            and self._head_timeout is not None
-            and not self._refused
-            and not self.transport.is_closing()
-        ):
-            self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
-
-    def _count(self, data: bytes) -> None:
         if self._lines == 0 and self._line == 0:  # not in the middle of a head
             # Fast path: a whole head in this read, shorter than one line's limit, so no line
             # can be too long; its fields are counted in C.
             end = data.find(b"\r\n\r\n")
             if 0 <= end < self._max_line and data.count(b"\n", 0, end) <= self._max_fields:
                 super().data_received(data)
+                if self._head_open:  # a pipelined head begun in this read
+                    self._arm_head_timer()
                 return
             # Body bytes: the parser frames them, there is nothing to count. (The cycle of
             # the latest head waits for more body until its message is complete.)
             cycle = self.cycle
             if cycle is not None and cycle.more_body:
                 super().data_received(data)
+                if self._head_open:
+                    self._arm_head_timer()
                 return
         self._received_head(data)
+        if self._head_open:
+            self._arm_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        """A read left a head unfinished: it has ``head_timeout`` from now to complete."""
+        if (
+            self._head_timer is None
+            and self._head_timeout is not None
+            and not self._refused
+            and not self.transport.is_closing()
+        ):
+            self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
 
     def _received_head(self, data: bytes) -> None:
         """Count ``data``, which starts inside a head, line by line; hand the parser each
