@@ -69,6 +69,31 @@ def test_a_worker_is_not_given_the_gateways_configuration_or_token(gw: GatewayPr
     assert gw.client.get("/steady/gateway-env").json() == []
 
 
+def test_a_plugin_blocking_its_workers_loop_is_named_and_blocks_nobody_else(
+    gw: GatewayProcess,
+) -> None:
+    done: list[int] = []
+    spin = threading.Thread(
+        target=lambda: done.append(
+            gw.client.get("/steady/spin", params={"seconds": 1.5}).status_code
+        )
+    )
+    spin.start()
+    try:
+        # while the worker's loop is held, the gateway and the other plugins answer at once
+        wait_for(lambda: "plugin steady is blocking the event loop" in gw.log(), timeout=10)
+        with httpx.Client(base_url=gw.base_url, timeout=0.5) as quick:
+            assert quick.get("/shop/").status_code == 200
+            assert quick.get("/_gateway/health").status_code == 200
+    finally:
+        spin.join(timeout=30)
+    assert done == [200]
+    line = next(x for x in gw.log().splitlines() if "plugin steady is blocking" in x)
+    assert "/steady/app.py:" in line and "in spin" in line, line
+    assert "its own requests wait (isolation: process)" in line
+    wait_for(lambda: "plugin steady held the event loop for about" in gw.log(), timeout=10)
+
+
 @pytest.mark.parametrize("how", ["segv", "exit"])
 def test_a_crash_answers_502_restarts_and_touches_nobody_else(gw: GatewayProcess, how: str) -> None:
     before = gw.plugin("crashy")

@@ -41,8 +41,12 @@ class StallWatch:
         owners: Owners,
         counters: Callable[[str], PluginCounters],
         on_stall: Callable[[str], None] = lambda plugin: None,
+        *,
+        who_waits: str = "every plugin waits",
     ) -> None:
         self.on_stall = on_stall
+        #: what the log line says a stall costs (an isolated plugin's worker: only its own)
+        self.who_waits = who_waits
         self.threshold_s = threshold_s
         self.tick = min(MAX_TICK_S, threshold_s / 4)
         self.owners = owners
@@ -102,10 +106,11 @@ class StallWatch:
             self.on_stall(place.owner.plugin)
             logger.warning(
                 "%s is blocking the event loop (over %.0f ms, server.loop_stall_ms) at %s: "
-                "every plugin waits; use 'await' or a thread for blocking work",
+                "%s; use 'await' or a thread for blocking work",
                 place.owner,
                 ms,
                 place,
+                self.who_waits,
             )
         else:
             self.unowned_stalls += 1

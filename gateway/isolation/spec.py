@@ -77,6 +77,8 @@ class WorkerSpec:
     log_level: str = "info"
     #: the gateway's ``server.log_format``: the worker's lines are written the same way
     log_format: str = "text"
+    #: the gateway's ``server.loop_stall_ms``: the worker reports its plugin blocking its loop
+    loop_stall_ms: int = 500
 
     @classmethod
     def for_plugin(
@@ -105,6 +107,7 @@ class WorkerSpec:
             extensions=tuple(config.extensions),
             log_level=config.server.log_level,
             log_format=config.server.log_format,
+            loop_stall_ms=config.server.loop_stall_ms,
         )
 
     @property

@@ -22,8 +22,12 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from ..containment.counters import PluginCounters
+from ..containment.owners import Owners
+from ..containment.stalls import StallWatch
 from ..errors import GatewayError
 from ..lifespan import Lifespan, LifespanFailed
 from ..observability import openapi
@@ -79,6 +83,36 @@ def _error_details(exc: BaseException) -> dict[str, Any]:
             "hint": exc.hint,
         }
     return {"kind": type(exc).__name__, "message": f"{type(exc).__name__}: {exc}"}
+
+
+def watch_the_loop(spec: WorkerSpec, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Report the plugin's code holding this process's event loop longer than
+    ``server.loop_stall_ms``, with ``file:line``, as the gateway does for an in-process plugin
+    (:mod:`gateway.containment.stalls`); here only the plugin's own requests wait. Returns
+    the function that stops watching."""
+    counters = PluginCounters()
+    watch = StallWatch(
+        spec.loop_stall_ms / 1000,
+        Owners(spec.folder.parent),  # the plugin's frames are known by their file
+        lambda plugin: counters,
+        who_waits="its own requests wait (isolation: process)",
+    )
+    handle: asyncio.TimerHandle | None = None
+
+    def beat() -> None:
+        nonlocal handle
+        watch.beat()
+        handle = loop.call_later(watch.tick, beat)
+
+    watch.start()
+    beat()
+
+    def stop() -> None:
+        if handle is not None:
+            handle.cancel()
+        watch.stop()
+
+    return stop
 
 
 def api_description(hosted: host.HostedApp, plugin: str) -> str | None:
@@ -140,7 +174,9 @@ async def serve(spec: WorkerSpec, fd: int) -> int:
         }
     )
     logger.info("plugin %s (%s) ready in process %d", spec.name, hosted.framework, os.getpid())
+    stop_watching = watch_the_loop(spec, loop)
     drain = await server.stop
+    stop_watching()
     await server.drain(drain or 0.0)
     await lifespan.shutdown(SHUTDOWN_TIMEOUT_S)
     hosted.executor.shutdown(wait=False, cancel_futures=True)
