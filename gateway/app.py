@@ -92,6 +92,7 @@ class Gateway:
                 BytecodeCache(self.data_dir / "bytecode"),
                 executor_for=self.containment.executor_for,
                 contain=self.containment.wrap,
+                stalled=self.containment.stalled,
             ),
             self.events,
         )

@@ -63,6 +63,9 @@ class LoadServices:
     #: (:mod:`gateway.containment`): ``contain(app, name, manifest, generation, source)``,
     #: ``source`` None for an isolated plugin; None: mounted as it is
     contain: Callable[[ASGIApp, str, Manifest, int, PluginSource | None], ASGIApp] | None = None
+    #: an isolated plugin's process reported it holding its event loop: ``stalled(name)``
+    #: counts it as the gateway's own stalls are counted (None: not counted)
+    stalled: Callable[[str], None] | None = None
 
     @property
     def multiprocess(self) -> bool:

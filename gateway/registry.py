@@ -356,10 +356,12 @@ class Registry:
             if holder and state.current is holder[0]:
                 self.events.plugin_restarting(state.info())
 
+        stalled = self.services.stalled
         plugin = IsolatedPlugin(
             spec,
             on_status=changed,
             on_restart=restarting,
+            on_stall=(lambda: stalled(name)) if stalled is not None else None,
             drain_timeout_s=self.settings.drain_timeout_s,
         )
         # Started from the event loop's thread: a worker's PR_SET_PDEATHSIG follows the

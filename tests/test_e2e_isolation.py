@@ -92,6 +92,8 @@ def test_a_plugin_blocking_its_workers_loop_is_named_and_blocks_nobody_else(
     assert "/steady/app.py:" in line and "in spin" in line, line
     assert "its own requests wait (isolation: process)" in line
     wait_for(lambda: "plugin steady held the event loop for about" in gw.log(), timeout=10)
+    # counted with the gateway's own loop's stalls
+    wait_for(lambda: metric(gw, "gateway_loop_stalls_total", plugin="steady") == 1, timeout=10)
 
 
 @pytest.mark.parametrize("how", ["segv", "exit"])

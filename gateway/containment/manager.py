@@ -70,6 +70,7 @@ class Containment:
         self.stalls = StallWatch(
             config.server.loop_stall_ms / 1000, self.owners, self.counters, on_stall
         )
+        self._on_stall = on_stall
         self.signals = SignalGuard(reload_all, self.owners.plugin_of_module)
         self._counters: dict[str, PluginCounters] = {}
         self._gates: dict[str, Gate] = {}
@@ -170,6 +171,12 @@ class Containment:
         self.stalls.stop()
         await self.signals.close()
         self.signals.uninstall()
+
+    def stalled(self, plugin: str) -> None:
+        """An isolated plugin's process reported the plugin holding its event loop: counted
+        with the stalls of the gateway's own loop (``gateway_loop_stalls_total{plugin}``)."""
+        self.counters(plugin).loop_stalls += 1
+        self._on_stall(plugin)
 
     def time_left_to_stop(self) -> float:
         """Seconds the plugins' shutdown may still take, for the process to end within

@@ -282,6 +282,11 @@ class AppServer(t.FrameProtocol):
     def send_failed(self, details: dict[str, Any]) -> None:
         self.write_frame(t.FAILED, 0, t.dumps(details))
 
+    def send_stalled(self) -> None:
+        """The plugin held this process's loop past ``loop_stall_ms`` (for the metrics)."""
+        if not self._closed:
+            self.write_frame(t.STALLED, 0, b"")
+
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         for stream in list(self.streams.values()):

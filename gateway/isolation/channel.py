@@ -82,9 +82,17 @@ class _Stream:
 class WorkerChannel(t.FrameProtocol):
     """The connection to one worker: handshake, streams, and the relay of requests."""
 
-    def __init__(self, name: str, on_lost: Callable[[WorkerChannel], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        on_lost: Callable[[WorkerChannel], None],
+        on_stall: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_lost``: the connection closed; ``on_stall``: the worker reported its plugin
+        holding its event loop."""
         super().__init__()
         self.name = name
+        self._on_stall = on_stall
         self.pid = 0
         self.ready: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self.streams: dict[int, _Stream] = {}
@@ -133,6 +141,8 @@ class WorkerChannel(t.FrameProtocol):
                 self.ready.set_result(t.loads(payload))
         elif kind == t.FAILED and not self.ready.done():
             self.ready.set_exception(LoadFailed(t.loads(payload)))
+        elif kind == t.STALLED and self._on_stall is not None:
+            self._on_stall()
 
     async def _pump(self, stream: _Stream) -> None:
         message = await stream.receive()

@@ -60,11 +60,12 @@ class WorkerProcess:
         python: str,
         slot: int,
         on_lost: Callable[[WorkerProcess], None],
+        on_stall: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
         self.python = python
         self.slot = slot
-        self.channel = WorkerChannel(spec.name, lambda _: on_lost(self))
+        self.channel = WorkerChannel(spec.name, lambda _: on_lost(self), on_stall)
         self.proc: subprocess.Popen[bytes] | None = None
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.ready_at: float | None = None

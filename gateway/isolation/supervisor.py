@@ -65,11 +65,14 @@ class IsolatedPlugin:
         *,
         on_status: Callable[[str], None] | None = None,
         on_restart: Callable[[], None] | None = None,
+        on_stall: Callable[[], None] | None = None,
         drain_timeout_s: float = 30.0,
     ) -> None:
         """``on_status(status)`` is called when the status changes (``restarting`` while a
         slot has no process, ``active`` once every slot serves again); ``on_restart()`` for
-        each process that died and is restarted."""
+        each process that died and is restarted; ``on_stall()`` when a process reports the
+        plugin holding its event loop."""
+        self._on_stall = on_stall
         self.spec = spec
         self.status = ACTIVE
         self.restarts = 0
@@ -174,7 +177,7 @@ class IsolatedPlugin:
     ) -> WorkerProcess:
         """Start a process for ``slot``; once ready it serves in place of ``replacing`` (which
         the caller retires) or of whatever the slot had."""
-        process = WorkerProcess(self.spec, self._python, slot, self._lost)
+        process = WorkerProcess(self.spec, self._python, slot, self._lost, self._on_stall)
         self._processes.add(process)
         process.exited.add_done_callback(lambda _: self._processes.discard(process))
         try:

@@ -57,6 +57,7 @@ WANT = 10  # the app waits in receive(): send the next receive message
 END = 11  # the app returned with the response incomplete, or raised: marshal(error | None)
 READY = 12  # stream 0: lifespan startup done; marshal({"pid", "framework", "openapi", "routes"})
 FAILED = 13  # stream 0: loading failed; marshal({"kind", "message", "file", "hint"})
+STALLED = 14  # stream 0, no payload: the plugin held the worker's event loop (loop_stall_ms)
 
 #: response bytes a worker may have in flight per stream before it waits for credit
 WINDOW = 1 << 20

@@ -85,16 +85,25 @@ def _error_details(exc: BaseException) -> dict[str, Any]:
     return {"kind": type(exc).__name__, "message": f"{type(exc).__name__}: {exc}"}
 
 
-def watch_the_loop(spec: WorkerSpec, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+def watch_the_loop(
+    spec: WorkerSpec, loop: asyncio.AbstractEventLoop, server: AppServer
+) -> Callable[[], None]:
     """Report the plugin's code holding this process's event loop longer than
     ``server.loop_stall_ms``, with ``file:line``, as the gateway does for an in-process plugin
-    (:mod:`gateway.containment.stalls`); here only the plugin's own requests wait. Returns
-    the function that stops watching."""
+    (:mod:`gateway.containment.stalls`); here only the plugin's own requests wait. Each stall
+    is also sent to the gateway, which counts it in ``gateway_loop_stalls_total`` (the frame
+    leaves once the loop runs again). Returns the function that stops watching."""
     counters = PluginCounters()
+
+    def stalled(plugin: str) -> None:  # on the watchdog's thread
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the worker is ending
+            loop.call_soon_threadsafe(server.send_stalled)
+
     watch = StallWatch(
         spec.loop_stall_ms / 1000,
         Owners(spec.folder.parent),  # the plugin's frames are known by their file
         lambda plugin: counters,
+        stalled,
         who_waits="its own requests wait (isolation: process)",
     )
     handle: asyncio.TimerHandle | None = None
@@ -174,7 +183,7 @@ async def serve(spec: WorkerSpec, fd: int) -> int:
         }
     )
     logger.info("plugin %s (%s) ready in process %d", spec.name, hosted.framework, os.getpid())
-    stop_watching = watch_the_loop(spec, loop)
+    stop_watching = watch_the_loop(spec, loop, server)
     drain = await server.stop
     stop_watching()
     await server.drain(drain or 0.0)
