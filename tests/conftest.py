@@ -65,6 +65,17 @@ def admin_login(browser: httpx.Client, prefix: str, username: str, password: str
     )
 
 
+def assert_serving(gateway: GatewayProcess, *names: str) -> None:
+    """Fail (and stop ``gateway``) unless each plugin of ``names`` serves, saying why it
+    does not: a third-party app that is not installed shows as its ImportError, not as a
+    page of 404s."""
+    for name in names:
+        info = gateway.plugin(name)
+        if info["status"] != "active":
+            gateway.stop()
+            pytest.fail(f"plugin {name} is {info['status']}: {info['error']}", pytrace=False)
+
+
 def launch_gateway(
     workdir: Path,
     *plugins: Path | str,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayProcess, admin_login, csrf_token, launch_gateway
+from conftest import GatewayProcess, admin_login, assert_serving, csrf_token, launch_gateway
 
 PLUGIN = Path(__file__).parent / "plugins" / "seo"
 USER, PASSWORD = "root", "pw-robots-1234"
@@ -50,6 +50,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     (workdir / "config.yaml").write_text(CONFIG)
     env = {"DJANGO_SUPERUSER_USERNAME": USER, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
     gateway = launch_gateway(workdir, PLUGIN, env=env, args=["--no-access-log"])
+    assert_serving(gateway, PLUGIN.name)
     yield gateway
     assert gateway.stop() == 0, gateway.log()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayProcess, launch_gateway, wait_for
+from conftest import GatewayProcess, assert_serving, launch_gateway, wait_for
 
 PLUGIN = Path(__file__).parent / "plugins" / "uploads"
 
@@ -26,6 +26,7 @@ PLUGIN = Path(__file__).parent / "plugins" / "uploads"
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     gateway = launch_gateway(tmp_path_factory.mktemp("fastapi"), PLUGIN, args=["--no-access-log"])
+    assert_serving(gateway, PLUGIN.name)
     yield gateway
     assert gateway.stop() == 0, gateway.log()
 

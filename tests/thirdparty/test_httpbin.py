@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayProcess, launch_gateway
+from conftest import GatewayProcess, assert_serving, launch_gateway
 from werkzeug.http import parse_dict_header
 
 PLUGIN = Path(__file__).parent / "plugins" / "httpbin"
@@ -30,6 +30,7 @@ PLUGIN = Path(__file__).parent / "plugins" / "httpbin"
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     gateway = launch_gateway(tmp_path_factory.mktemp("httpbin"), PLUGIN, args=["--no-access-log"])
+    assert_serving(gateway, PLUGIN.name)
     yield gateway
     assert gateway.stop() == 0, gateway.log()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayProcess, launch_gateway
+from conftest import GatewayProcess, assert_serving, launch_gateway
 
 PLUGIN = Path(__file__).parent / "plugins" / "catalog"
 LOGIN = {"username": "admin", "password": "s3cret"}
@@ -28,6 +28,7 @@ LOGIN = {"username": "admin", "password": "s3cret"}
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     gateway = launch_gateway(tmp_path_factory.mktemp("sqladmin"), PLUGIN, args=["--no-access-log"])
+    assert_serving(gateway, PLUGIN.name)
     yield gateway
     assert gateway.stop() == 0, gateway.log()
 
