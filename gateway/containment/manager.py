@@ -67,10 +67,8 @@ class Containment:
         self.door = Door.from_limits(config.limits, config.server.header_timeout_s)
         self.shares = Shares(pool, config.wsgi.plugin_share, watch_busy)
         self.owners = Owners(plugins_dir)
-        self.stalls = StallWatch(
-            config.server.loop_stall_ms / 1000, self.owners, self.counters, on_stall
-        )
         self._on_stall = on_stall
+        self.stalls = StallWatch(config.server.loop_stall_ms / 1000, self.owners, self.stalled)
         self.signals = SignalGuard(reload_all, self.owners.plugin_of_module)
         self._counters: dict[str, PluginCounters] = {}
         self._gates: dict[str, Gate] = {}
@@ -173,8 +171,9 @@ class Containment:
         self.signals.uninstall()
 
     def stalled(self, plugin: str) -> None:
-        """An isolated plugin's process reported the plugin holding its event loop: counted
-        with the stalls of the gateway's own loop (``gateway_loop_stalls_total{plugin}``)."""
+        """``plugin`` held an event loop past ``server.loop_stall_ms``: the gateway's own (the
+        stall watchdog's thread calls this) or its isolated worker's (reported over the
+        worker's socket). Counted in ``gateway_loop_stalls_total{plugin}``."""
         self.counters(plugin).loop_stalls += 1
         self._on_stall(plugin)
 

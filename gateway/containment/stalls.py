@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from .counters import PluginCounters
 from .owners import Owners, Place
 
 logger = logging.getLogger(__name__)
@@ -39,18 +38,18 @@ class StallWatch:
         self,
         threshold_s: float,
         owners: Owners,
-        counters: Callable[[str], PluginCounters],
-        on_stall: Callable[[str], None] = lambda plugin: None,
+        stalled: Callable[[str], None],
         *,
         who_waits: str = "every plugin waits",
     ) -> None:
-        self.on_stall = on_stall
+        """``stalled(plugin)`` counts a stall of ``plugin`` (called from the watchdog's
+        thread, once per stall, when it is noticed)."""
+        self.stalled = stalled
         #: what the log line says a stall costs (an isolated plugin's worker: only its own)
         self.who_waits = who_waits
         self.threshold_s = threshold_s
         self.tick = min(MAX_TICK_S, threshold_s / 4)
         self.owners = owners
-        self.counters = counters
         #: stalls in which no plugin frame was on the stack (the gateway's own code, a library)
         self.unowned_stalls = 0
         self._last_beat = time.monotonic()
@@ -102,8 +101,7 @@ class StallWatch:
     def _noticed(self, place: Place | None) -> None:
         ms = self.threshold_s * 1000
         if place is not None and place.owner is not None:
-            self.counters(place.owner.plugin).loop_stalls += 1
-            self.on_stall(place.owner.plugin)
+            self.stalled(place.owner.plugin)
             logger.warning(
                 "%s is blocking the event loop (over %.0f ms, server.loop_stall_ms) at %s: "
                 "%s; use 'await' or a thread for blocking work",

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any
 
 from ..observability.logs import REQUEST
+from ..observability.request_ids import HEADER as REQUEST_ID_HEADER
 from ..types import ASGIApp, Message
 from . import transport as t
 
@@ -26,7 +27,7 @@ logger = logging.getLogger("gateway.isolation.worker")
 def _request_id(scope: dict[str, Any]) -> str | None:
     """The ``X-Request-ID`` the gateway gave the request (it always gives one)."""
     for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
+        if name == REQUEST_ID_HEADER:
             return bytes(value).decode("latin-1")
     return None
 

@@ -25,7 +25,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..containment.counters import PluginCounters
 from ..containment.owners import Owners
 from ..containment.stalls import StallWatch
 from ..errors import GatewayError
@@ -93,7 +92,6 @@ def watch_the_loop(
     (:mod:`gateway.containment.stalls`); here only the plugin's own requests wait. Each stall
     is also sent to the gateway, which counts it in ``gateway_loop_stalls_total`` (the frame
     leaves once the loop runs again). Returns the function that stops watching."""
-    counters = PluginCounters()
 
     def stalled(plugin: str) -> None:  # on the watchdog's thread
         with contextlib.suppress(RuntimeError):  # the loop is closed: the worker is ending
@@ -102,7 +100,6 @@ def watch_the_loop(
     watch = StallWatch(
         spec.loop_stall_ms / 1000,
         Owners(spec.folder.parent),  # the plugin's frames are known by their file
-        lambda plugin: counters,
         stalled,
         who_waits="its own requests wait (isolation: process)",
     )
