@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -63,42 +64,45 @@ def send(sock: socket.socket, data: bytes) -> bool:
     return True
 
 
-def read_all(sock: socket.socket, timeout: float = 10.0) -> bytes:
-    """Everything the server sends until it closes the connection (a reset ends it too)."""
+def recv_chunk(sock: socket.socket) -> bytes:
+    """One ``recv``; ``b""`` when the server has closed or reset the connection, or when
+    the socket's timeout passes."""
+    try:
+        return sock.recv(65536)
+    except (ConnectionResetError, TimeoutError):
+        return b""
+
+
+def _read_until(
+    sock: socket.socket, timeout: float, done: Callable[[bytes], bool] = lambda reply: False
+) -> bytes:
+    """What the server sends until ``done(reply)``, the connection ends, or ``timeout``."""
     sock.settimeout(timeout)
     reply = b""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            break
+    while time.monotonic() < deadline and not done(reply):
+        chunk = recv_chunk(sock)
         if not chunk:
             break
         reply += chunk
     return reply
+
+
+def read_all(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """Everything the server sends until it closes the connection (a reset ends it too)."""
+    return _read_until(sock, timeout)
 
 
 def read_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
     """One response: its head, then as many body bytes as its ``Content-Length`` says (a
     server may write head and body in separate segments: one ``recv`` can end between)."""
-    sock.settimeout(timeout)
-    reply = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def complete(reply: bytes) -> bool:
         _, found, body = reply.partition(b"\r\n\r\n")
-        if found:
-            length = header(reply, b"content-length")
-            if length is None or len(body) >= int(length):
-                return reply
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            break
-        if not chunk:
-            break
-        reply += chunk
-    return reply
+        length = header(reply, b"content-length") if found else None
+        return bool(found) and (length is None or len(body) >= int(length))
+
+    return _read_until(sock, timeout, complete)
 
 
 def exchange(port: int, request: bytes, timeout: float = 10.0) -> bytes:

@@ -24,6 +24,15 @@ def add(plugins: Path, fixture: str, name: str, manifest: str = ISOLATED) -> Pat
     return folder
 
 
+def gateway_on(tmp_path: Path, *plugins: tuple[str, str, str]) -> GatewayProcess:
+    """A gateway of its own (not yet ready) on ``plugins``: (fixture, name, manifest) each."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    for fixture, name, manifest in plugins:
+        add(folder, fixture, name, manifest)
+    return GatewayProcess(tmp_path, folder, [], {}, token=TOKEN)
+
+
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     workdir = tmp_path_factory.mktemp("isolation")
@@ -208,11 +217,11 @@ def test_removing_an_isolated_plugin_stops_its_processes(gw: GatewayProcess) -> 
 
 
 def test_sigterm_leaves_no_process_behind(tmp_path: Path) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    add(plugins, "iso-echo", "one")
-    add(plugins, "iso-echo", "two", ISOLATED + "processes: 2\n")
-    gateway = GatewayProcess(tmp_path, plugins, [], {}, token=TOKEN)
+    gateway = gateway_on(
+        tmp_path,
+        ("iso-echo", "one", ISOLATED),
+        ("iso-echo", "two", ISOLATED + "processes: 2\n"),
+    )
     try:
         gateway.wait_ready(timeout=60)
         pids = gateway.plugin("one")["pids"] + gateway.plugin("two")["pids"]
@@ -228,10 +237,7 @@ def test_a_django_projects_processes_starting_together_migrate_once(tmp_path: Pa
     """Three processes of one Django project start at once on a fresh database: each
     migration is applied by one of them, none fails because of another (section 14 applies
     migrations "as in section 7", where workers and replicas take turns)."""
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    add(plugins, "iso-djproject", "proj", ISOLATED + "processes: 3\n")
-    gateway = GatewayProcess(tmp_path, plugins, [], {}, token=TOKEN)
+    gateway = gateway_on(tmp_path, ("iso-djproject", "proj", ISOLATED + "processes: 3\n"))
     try:
         gateway.wait_ready(timeout=120)
         info = gateway.plugin("proj")
@@ -248,10 +254,7 @@ def test_a_django_projects_processes_starting_together_migrate_once(tmp_path: Pa
 def test_a_failed_start_kills_the_processes_that_did_start_and_restarts_none(
     tmp_path: Path,
 ) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    add(plugins, "iso-first-only", "half", ISOLATED + "processes: 3\n")
-    gateway = GatewayProcess(tmp_path, plugins, [], {}, token=TOKEN)
+    gateway = gateway_on(tmp_path, ("iso-first-only", "half", ISOLATED + "processes: 3\n"))
     try:
         gateway.wait_ready(timeout=60)
         info = gateway.plugin("half")

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import httpx
 from conftest import FIXTURES, GatewayProcess
-from rawhttp import PeakRSS, connect, exchange, header, read_all, read_response, send, status
+from rawhttp import (
+    PeakRSS,
+    connect,
+    exchange,
+    header,
+    read_all,
+    read_response,
+    recv_chunk,
+    send,
+    status,
+)
 
 MiB = 1 << 20
 
@@ -187,10 +197,7 @@ def until_closed(socks: list[socket.socket], deadline: float) -> list[bytes]:
         assert left > 0, f"{len(open_)} of {len(socks)} connections still open"
         readable, _, _ = select.select(list(open_), [], [], min(left, 0.5))
         for sock in readable:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                chunk = b""
+            chunk = recv_chunk(sock)
             if chunk:
                 replies[sock] += chunk
             else:

@@ -167,6 +167,22 @@ def test_manage_makemigrations_then_the_plugin_loads(tmp_path: Path) -> None:
         assert gw.stop() == 0, gw.log()
 
 
+def assert_admin_accepts(
+    workdir: Path, plugins: Path, env: dict[str, str], prefix: str, user: str, password: str
+) -> None:
+    """A gateway started on ``plugins`` lets ``user`` log in to the Django admin at
+    ``prefix``."""
+    gw = GatewayProcess(workdir, plugins, [], env)
+    try:
+        gw.wait_ready()
+        with httpx.Client(base_url=gw.base_url, timeout=30) as browser:
+            login = admin_login(browser, prefix, user, password)
+            assert login.status_code == 302, login.text[:500]
+            assert "Site administration" in browser.get(f"{prefix}/admin/").text
+    finally:
+        assert gw.stop() == 0, gw.log()
+
+
 def test_manage_createsuperuser_then_an_admin_login(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()
@@ -185,15 +201,8 @@ def test_manage_createsuperuser_then_an_admin_login(tmp_path: Path) -> None:
     assert again.returncode == 1  # Django's own error, its exit code
     assert "already taken" in again.stderr
 
-    gw = GatewayProcess(tmp_path, plugins, [], {"GATEWAY_DJANGO_SECRET_KEY": "ops-cli-tests"})
-    try:
-        gw.wait_ready()
-        with httpx.Client(base_url=gw.base_url, timeout=30) as browser:
-            login = admin_login(browser, "/blog", "grace", "pw-5678!")
-            assert login.status_code == 302, login.text[:500]
-            assert "Site administration" in browser.get("/blog/admin/").text
-    finally:
-        assert gw.stop() == 0, gw.log()
+    env = {"GATEWAY_DJANGO_SECRET_KEY": "ops-cli-tests"}
+    assert_admin_accepts(tmp_path, plugins, env, "/blog", "grace", "pw-5678!")
 
 
 def test_manage_refuses_what_it_cannot_do(tmp_path: Path) -> None:
@@ -229,15 +238,7 @@ def test_manage_an_isolated_django_project_and_app_in_their_own_process(tmp_path
     assert "dj_ledger\n [X] 0001_initial" in shown.stdout
     assert "Traceback" not in made.stderr + shown.stderr
 
-    gw = GatewayProcess(tmp_path, plugins, [], {})
-    try:
-        gw.wait_ready()
-        with httpx.Client(base_url=gw.base_url, timeout=30) as browser:
-            login = admin_login(browser, "/proj", "ada", "pw-iso-42!")
-            assert login.status_code == 302, login.text[:500]
-            assert "Site administration" in browser.get("/proj/admin/").text
-    finally:
-        assert gw.stop() == 0, gw.log()
+    assert_admin_accepts(tmp_path, plugins, {}, "/proj", "ada", "pw-iso-42!")
 
 
 def test_manage_refuses_an_isolated_plugin_that_is_not_django(tmp_path: Path) -> None:

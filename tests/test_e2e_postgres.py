@@ -47,17 +47,25 @@ def clean(log: str) -> bool:
     return "Traceback" not in log and not re.search(r"\b(ERROR|CRITICAL)\b", log)
 
 
+def assert_ledger_writes_to(
+    pg: PostgresServer, database: str, gw: GatewayProcess, text: str
+) -> None:
+    """The dj-ledger plugin of ``gw`` runs on PostgreSQL and an entry posted to it is a row
+    of ``database``."""
+    assert gw.client.get("/dj-ledger/vendor/").json() == {"vendor": "postgresql"}
+    posted = gw.client.post("/dj-ledger/entries/", data={"text": text})
+    assert posted.json() == {"entries": [text]}
+    with pg.connect(database) as conn:
+        rows = conn.execute("SELECT text FROM dj_ledger_entry").fetchall()
+    assert rows == [(text,)]
+
+
 def test_django_plugin_on_postgresql(tmp_path: Path, pg: PostgresServer) -> None:
     database = pg.create_database()
     gw = replica(tmp_path, plugins_folder(tmp_path), "one", pg.url(database))
     try:
         gw.wait_ready()
-        assert gw.client.get("/dj-ledger/vendor/").json() == {"vendor": "postgresql"}
-        posted = gw.client.post("/dj-ledger/entries/", data={"text": "stored in postgres"})
-        assert posted.json() == {"entries": ["stored in postgres"]}
-        with pg.connect(database) as conn:
-            rows = conn.execute("SELECT text FROM dj_ledger_entry").fetchall()
-        assert rows == [("stored in postgres",)]
+        assert_ledger_writes_to(pg, database, gw, "stored in postgres")
         assert not (gw.workdir / "data" / "django.sqlite3").exists()
         assert pg.password not in gw.log()
     finally:
@@ -76,12 +84,7 @@ def test_an_isolated_django_app_uses_the_same_database(tmp_path: Path, pg: Postg
     try:
         gw.wait_ready()
         (pid,) = gw.plugin("dj-ledger")["pids"]
-        assert gw.client.get("/dj-ledger/vendor/").json() == {"vendor": "postgresql"}
-        posted = gw.client.post("/dj-ledger/entries/", data={"text": "from its own process"})
-        assert posted.json() == {"entries": ["from its own process"]}
-        with pg.connect(database) as conn:
-            rows = conn.execute("SELECT text FROM dj_ledger_entry").fetchall()
-        assert rows == [("from its own process",)]
+        assert_ledger_writes_to(pg, database, gw, "from its own process")
         assert not list((gw.workdir / "data").rglob("*.sqlite3"))
         command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
         assert b"gateway.isolation.worker" in command_line
